@@ -1,0 +1,52 @@
+"""The ``kucoin-kafka`` command: one entry point for every job of the pipeline.
+
+Each package registers its own sub-commands; this module only builds the parser, loads the settings once and turns
+the project's errors into a one-line message and a non-zero exit code (no traceback for expected failures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ops import config, pipeline
+from ops.stack import cli as stack_cli
+from ops.stack.errors import StackError
+
+__all__ = ["build_parser", "main"]
+
+USER_ERRORS: tuple[type[Exception], ...] = (StackError, ValueError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by tests that check commands exist)."""
+    env_help = "\n".join(f"  {name:<28} {meaning}" for name, meaning in config.ENV_VARS.items())
+    parser = argparse.ArgumentParser(
+        prog="kucoin-kafka",
+        description="KuCoin Futures market data into Apache Kafka as Avro; derived bars and order-book imbalance.",
+        epilog=f"environment variables:\n{env_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    pipeline.register(commands)
+    stack_cli.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = config.load()
+        code: int = args.handler(args, settings)
+    except USER_ERRORS as exc:
+        print(f"kucoin-kafka: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
