@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from ops import config, pipeline
 from ops.stack import cli as stack_cli
 from ops.stack.errors import StackError
+from schemas import cli as schemas_cli
 
 __all__ = ["build_parser", "main"]
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pipeline.register(commands)
     stack_cli.register(commands)
+    schemas_cli.register(commands)
     return parser
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BookLevel", "Depth50", "Kline", "TickerV2"]
+__all__ = ["DeadLetter", "Depth50", "Kline", "TickerV2"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,22 +28,20 @@ class TickerV2:
 
 
 @dataclass(frozen=True, slots=True)
-class BookLevel:
-    """One price level of an order book side."""
-
-    price: str
-    size: str
-
-
-@dataclass(frozen=True, slots=True)
 class Depth50:
-    """One ``/contractMarket/level2Depth50`` push: the top 50 levels of each side (bids descending, asks
-    ascending)."""
+    """One ``/contractMarket/level2Depth50`` push: the top levels of each side of one contract's book.
+
+    Each side is two parallel tuples (prices, sizes), best level first: bids descending, asks ascending. Parallel
+    arrays rather than a tuple of level objects keep parsing, Avro encoding and decoding several times cheaper at
+    tens of thousands of books per second.
+    """
 
     symbol: str
     sequence: int
-    bids: tuple[BookLevel, ...]
-    asks: tuple[BookLevel, ...]
+    bid_prices: tuple[str, ...]
+    bid_sizes: tuple[str, ...]
+    ask_prices: tuple[str, ...]
+    ask_sizes: tuple[str, ...]
     exchange_ts_ms: int
     receive_ts_ns: int
 
@@ -64,4 +62,14 @@ class Kline:
     close: str
     volume: str
     turnover: str | None
+    receive_ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An input the producer could not turn into a record, kept byte for byte with the reason."""
+
+    source: str
+    reason: str
+    raw: bytes
     receive_ts_ns: int

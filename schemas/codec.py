@@ -1,0 +1,125 @@
+"""Typed records <-> Avro in the Confluent Schema Registry wire format (magic 0, 4-byte schema id, Avro body).
+
+Encoding uses the schema id registered at start-up (a warmed cache: no registry call per record). Decoding reads
+the writer's schema id from each payload and resolves it against the reader's schema, so records written with an
+older compatible version still decode. Writer schemas are fetched once per id through a one-method lookup, so
+the registry client stays at the edge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import struct
+import typing
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Generic, TypeVar
+
+import fastavro
+
+from schemas.catalog import RecordSchema
+
+__all__ = ["AvroCodec", "CodecError", "from_datum", "to_datum"]
+
+R = TypeVar("R")
+_HEADER = struct.Struct(">bI")
+MAGIC_BYTE = 0
+
+
+class CodecError(ValueError):
+    """A payload that is not Confluent-framed Avro of a known schema."""
+
+
+def to_datum(record: Any) -> dict[str, Any]:
+    """The Avro datum (a dict) of a record dataclass; nested records and tuples of records become dicts/lists."""
+    datum: dict[str, Any] = {}
+    for name in record.__slots__:
+        value = getattr(record, name)
+        if isinstance(value, tuple):
+            if value and dataclasses.is_dataclass(value[0]):  # tuples are homogeneous in our records
+                value = [to_datum(item) for item in value]
+        elif dataclasses.is_dataclass(value):
+            value = to_datum(value)
+        datum[name] = value
+    return datum
+
+
+@cache
+def _field_builders(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """Per field of ``cls``: how to rebuild the value from its datum (None: as is)."""
+    hints = typing.get_type_hints(cls)
+    builders: list[tuple[str, Callable[[Any], Any] | None]] = []
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        builder: Callable[[Any], Any] | None = None
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is tuple and args and dataclasses.is_dataclass(args[0]):
+            builder = _tuple_builder(typing.cast(type, args[0]))
+        elif typing.get_origin(hint) is tuple:
+            builder = tuple
+        elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            nested = hint
+            builder = lambda datum, nested=nested: from_datum(nested, datum)  # noqa: E731
+        builders.append((field.name, builder))
+    return tuple(builders)
+
+
+def _tuple_builder(item_type: type) -> Callable[[Any], Any]:
+    return lambda items: tuple(from_datum(item_type, item) for item in items)
+
+
+def from_datum(cls: type[R], datum: dict[str, Any]) -> R:
+    """Rebuild a record dataclass from its Avro datum."""
+    builders = _field_builders(typing.cast(type, cls))
+    kwargs = {name: (build(datum[name]) if build else datum[name]) for name, build in builders}
+    return cls(**kwargs)
+
+
+class AvroCodec(Generic[R]):
+    """Encode records of one schema under ``schema_id``; decode payloads of any registered version."""
+
+    def __init__(
+        self, schema: RecordSchema, schema_id: int, writer_schema_by_id: Callable[[int], str] | None = None
+    ) -> None:
+        self.schema = schema
+        self.schema_id = schema_id
+        self._parsed = fastavro.parse_schema(schema.definition)
+        self._header = _HEADER.pack(MAGIC_BYTE, schema_id)
+        self._writer_schema_by_id = writer_schema_by_id
+        self._writers: dict[int, Any] = {schema_id: self._parsed}
+        self._record_type: type[R] = schema.record_type
+
+    def encode(self, record: R) -> bytes:
+        """The framed Avro payload of ``record``."""
+        return self.encode_datum(to_datum(record))
+
+    def encode_datum(self, datum: dict[str, Any]) -> bytes:
+        """The framed Avro payload of an already-built datum (hot paths build datums directly)."""
+        out = io.BytesIO()
+        out.write(self._header)
+        fastavro.schemaless_writer(out, self._parsed, datum)
+        return out.getvalue()
+
+    def decode_datum(self, payload: bytes) -> dict[str, Any]:
+        """The datum of a framed payload, resolved to this codec's (reader) schema."""
+        if len(payload) < _HEADER.size:
+            raise CodecError(f"payload of {len(payload)} bytes is too short for the Confluent wire format")
+        magic, schema_id = _HEADER.unpack_from(payload)
+        if magic != MAGIC_BYTE:
+            raise CodecError(f"unknown magic byte {magic} (expected {MAGIC_BYTE})")
+        writer = self._writers.get(schema_id)
+        if writer is None:
+            if self._writer_schema_by_id is None:
+                raise CodecError(f"schema id {schema_id} is not {self.schema_id} and no registry lookup is configured")
+            writer = fastavro.parse_schema(json.loads(self._writer_schema_by_id(schema_id)))
+            self._writers[schema_id] = writer
+        datum = fastavro.schemaless_reader(
+            io.BytesIO(payload[_HEADER.size :]), writer, self._parsed if writer is not self._parsed else None
+        )
+        return typing.cast(dict[str, Any], datum)
+
+    def decode(self, payload: bytes) -> R:
+        """The typed record of a framed payload."""
+        return from_datum(self._record_type, self.decode_datum(payload))
