@@ -93,16 +93,18 @@ def _cmdline(pid: int) -> str | None:
 
 
 def _alive(pid: int) -> bool:
-    _reap(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead; its parent reaps it
+    if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+        _reap(pid)  # dead; if it is our own child, collect it so no zombie outlives ``stop``
+        return False
+    return True
 
 
 def _reap(pid: int) -> None:
-    """Collect the exit status when the service is our own child, so no zombie outlives ``stop``."""
+    """Collect the exit status of our own dead child (a no-op for any other process)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 
