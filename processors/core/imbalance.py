@@ -1,0 +1,270 @@
+"""Order-book imbalance from level2Depth50 snapshots: per snapshot, and per-interval statistics.
+
+Per snapshot, for each depth d (default 1, 5, 10, 20, 50; clipped to the levels present):
+
+- size imbalance ``(B - A) / (B + A)`` of the summed sizes (contracts) of the best d bids and asks;
+- notional imbalance, the same ratio on summed value in the contract's settlement currency: ``price * size``
+  for linear contracts (the multiplier is the same on both sides and cancels), ``size / price`` for inverse
+  contracts (one contract is one USD, so its value in coin is size / price; ``price * size`` would mean
+  nothing there and the size imbalance already is the USD-value imbalance). The core cannot tell the kind
+  from a Depth50 record, so the caller names the inverse symbols (``isInverse`` of
+  ``/api/v1/contracts/active``). Levels priced 0 add no value.
+
+plus the exact mid (decimal text), the level-1 microprice and the spread in basis points of the mid (floats).
+
+KuCoin resends an unchanged book every 100 ms with the same sequence. A resend yields no new per-snapshot
+record (it is the same snapshot) but counts as a sample of the interval statistics, so their means
+approximate time-weighted means; its metrics are reused from the previous push, not recomputed. That reuse
+assumes, as the protocol states, that equal sequence means an identical book. Statistics skip values that are
+undefined (a ratio over an empty book).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from operator import mul
+from typing import Any
+
+from processors.core import exact
+from processors.core.windowing import WindowedProcessor, WindowEngine, WindowSpec
+from schemas.derived import (
+    DepthImbalance,
+    DepthImbalanceStats,
+    Imbalance,
+    ImbalanceBar,
+    LateEvent,
+    Stats,
+)
+from schemas.records import Depth50
+
+__all__ = ["DEFAULT_DEPTHS", "DEFAULT_IMBALANCE_WINDOWS", "PROCESSOR", "ImbalanceProcessor"]
+
+PROCESSOR = "imbalance"
+DEFAULT_DEPTHS = (1, 5, 10, 20, 50)
+DEFAULT_IMBALANCE_WINDOWS = WindowSpec(intervals_ms=(1_000, 60_000))
+
+_FLOAT_CACHE_LIMIT = 100_000
+
+_Values = tuple[float | None, ...]
+"""spread bps, then (size imbalance, notional imbalance) per depth."""
+_Sample = tuple[_Values, int, int]
+"""(values, exchange ts ms, sequence)."""
+
+# Stat list layout: [count, sum, min, max, last]; min/max/last are None until a defined value arrives.
+_Stat = list[Any]
+
+
+@dataclass(slots=True)
+class _Bar:
+    count: int
+    open_ts: int
+    open_seq: int
+    close_ts: int
+    close_seq: int
+    stats: list[_Stat]
+
+
+def _ratio(bid: float, ask: float) -> float | None:
+    total = bid + ask
+    return (bid - ask) / total if total > 0.0 else None
+
+
+class _ImbalanceLogic:
+    def __init__(self, depths: tuple[int, ...]) -> None:
+        self._depths = depths
+
+    def open(self, sample: _Sample, start_ms: int) -> _Bar:
+        values, ts, seq = sample
+        return _Bar(
+            1,
+            ts,
+            seq,
+            ts,
+            seq,
+            [[0, 0.0, None, None, v] if v is None else [1, v, v, v, v] for v in values],
+        )
+
+    def add(self, bar: _Bar, sample: _Sample) -> bool:
+        values, ts, seq = sample
+        bar.count += 1
+        latest = ts > bar.close_ts or (ts == bar.close_ts and seq >= bar.close_seq)
+        if latest:
+            bar.close_ts, bar.close_seq = ts, seq
+        elif ts < bar.open_ts or (ts == bar.open_ts and seq < bar.open_seq):
+            bar.open_ts, bar.open_seq = ts, seq
+        for stat, value in zip(bar.stats, values, strict=True):
+            if latest:
+                stat[4] = value
+            if value is None:
+                continue
+            if stat[0]:
+                stat[0] += 1
+                stat[1] += value
+                if value < stat[2]:
+                    stat[2] = value
+                elif value > stat[3]:
+                    stat[3] = value
+            else:
+                stat[0], stat[1], stat[2], stat[3] = 1, value, value, value
+        return True
+
+    def close(self, symbol: str, interval_ms: int, start_ms: int, bar: _Bar) -> ImbalanceBar:
+        stats = [
+            Stats(count, total / count if count else None, last, low, high)
+            for count, total, low, high, last in bar.stats
+        ]
+        return self._bar(symbol, interval_ms, start_ms, bar.count, bar.open_seq, bar.close_seq, stats)
+
+    def carry(self, symbol: str, interval_ms: int, start_ms: int, previous: _Bar) -> ImbalanceBar:
+        stats = [Stats(0, stat[4], stat[4], stat[4], stat[4]) for stat in previous.stats]
+        seq = previous.close_seq
+        return self._bar(symbol, interval_ms, start_ms, 0, seq, seq, stats)
+
+    def _bar(
+        self,
+        symbol: str,
+        interval_ms: int,
+        start_ms: int,
+        count: int,
+        first_seq: int,
+        last_seq: int,
+        stats: list[Stats],
+    ) -> ImbalanceBar:
+        return ImbalanceBar(
+            symbol=symbol,
+            interval_ms=interval_ms,
+            bar_start_ms=start_ms,
+            bar_end_ms=start_ms + interval_ms,
+            snapshot_count=count,
+            first_sequence=first_seq,
+            last_sequence=last_seq,
+            spread_bps=stats[0],
+            depths=tuple(
+                DepthImbalanceStats(depth, stats[1 + 2 * i], stats[2 + 2 * i]) for i, depth in enumerate(self._depths)
+            ),
+        )
+
+    def dump(self, bar: _Bar) -> list[Any]:
+        return [bar.count, bar.open_ts, bar.open_seq, bar.close_ts, bar.close_seq, [s[:] for s in bar.stats]]
+
+    def load(self, data: list[Any]) -> _Bar:
+        count, open_ts, open_seq, close_ts, close_seq, stats = data
+        return _Bar(count, open_ts, open_seq, close_ts, close_seq, [list(s) for s in stats])
+
+
+class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
+    """Depth50 pushes in; :class:`~schemas.derived.Imbalance` (first, when the book sequence changed), then
+    :class:`~schemas.derived.ImbalanceBar` and :class:`~schemas.derived.LateEvent` out."""
+
+    def __init__(
+        self,
+        windows: WindowSpec = DEFAULT_IMBALANCE_WINDOWS,
+        *,
+        depths: Sequence[int] = DEFAULT_DEPTHS,
+        inverse_symbols: Iterable[str] = (),
+    ) -> None:
+        ordered = tuple(sorted(set(depths)))
+        if not ordered or ordered[0] < 1:
+            raise ValueError(f"depths must be positive: {depths}")
+        self._depths = ordered
+        self._max_depth = ordered[-1]
+        self._inverse = frozenset(inverse_symbols)
+        self._engine = WindowEngine(PROCESSOR, windows, _ImbalanceLogic(ordered))
+        self._floats = _FloatCache()
+        self._last: dict[str, tuple[int, _Values]] = {}
+        """Per symbol, the metrics of the last computed sequence: a cache, not state."""
+
+    def process(self, record: Depth50) -> list[Imbalance | ImbalanceBar | LateEvent]:
+        symbol = record.symbol
+        sequence = record.sequence
+        snapshot: Imbalance | None = None
+        cached = self._last.get(symbol)
+        if cached is not None and cached[0] == sequence:
+            values = cached[1]
+        else:
+            snapshot = self._snapshot(record)
+            values = (snapshot.spread_bps, *self._flat(snapshot.depths))
+            self._last[symbol] = (sequence, values)
+        if sequence == self._engine.last_sequence(symbol):
+            snapshot = None
+        ts = record.exchange_ts_ms
+        out: list[Imbalance | ImbalanceBar | LateEvent] = [] if snapshot is None else [snapshot]
+        out += self._engine.push(
+            symbol,
+            ts,
+            (values, ts, sequence),
+            covers_to_ms=ts,
+            event_ts_ns=ts * 1_000_000,
+            sequence=sequence,
+            receive_ts_ns=record.receive_ts_ns,
+        )
+        return out
+
+    @staticmethod
+    def _flat(depths: tuple[DepthImbalance, ...]) -> list[float | None]:
+        flat: list[float | None] = []
+        for depth in depths:
+            flat += (depth.size_imbalance, depth.notional_imbalance)
+        return flat
+
+    def _snapshot(self, record: Depth50) -> Imbalance:
+        parse = self._floats
+        if len(parse) > _FLOAT_CACHE_LIMIT:
+            parse.clear()
+        number = parse.__getitem__
+        top = self._max_depth
+        bid_prices, ask_prices = record.bid_prices[:top], record.ask_prices[:top]
+        bid_px = list(map(number, bid_prices))
+        bid_sz = list(map(number, record.bid_sizes[:top]))
+        ask_px = list(map(number, ask_prices))
+        ask_sz = list(map(number, record.ask_sizes[:top]))
+        if record.symbol in self._inverse:
+            bid_value = [s / p if p else 0.0 for p, s in zip(bid_px, bid_sz, strict=True)]
+            ask_value = [s / p if p else 0.0 for p, s in zip(ask_px, ask_sz, strict=True)]
+        else:
+            bid_value = list(map(mul, bid_px, bid_sz))
+            ask_value = list(map(mul, ask_px, ask_sz))
+        size_b, value_b = list(accumulate(bid_sz)), list(accumulate(bid_value))
+        size_a, value_a = list(accumulate(ask_sz)), list(accumulate(ask_value))
+        n_bid, n_ask = len(bid_px), len(ask_px)
+        depths: list[DepthImbalance] = []
+        for depth in self._depths:
+            b = (depth if depth < n_bid else n_bid) - 1
+            a = (depth if depth < n_ask else n_ask) - 1
+            depths.append(
+                DepthImbalance(
+                    depth,
+                    _ratio(size_b[b] if b >= 0 else 0.0, size_a[a] if a >= 0 else 0.0),
+                    _ratio(value_b[b] if b >= 0 else 0.0, value_a[a] if a >= 0 else 0.0),
+                )
+            )
+        mid = microprice = spread_bps = None
+        if n_bid and n_ask:
+            bid, ask = bid_px[0], ask_px[0]
+            mid = exact.mid(bid_prices[0], ask_prices[0])
+            half_sum = (bid + ask) / 2.0
+            spread_bps = (ask - bid) / half_sum * 10_000.0 if half_sum else None
+            sizes = bid_sz[0] + ask_sz[0]
+            microprice = (bid * ask_sz[0] + ask * bid_sz[0]) / sizes if sizes else None
+        return Imbalance(
+            symbol=record.symbol,
+            sequence=record.sequence,
+            exchange_ts_ms=record.exchange_ts_ms,
+            best_bid_price=bid_prices[0] if n_bid else None,
+            best_ask_price=ask_prices[0] if n_ask else None,
+            mid_price=mid,
+            microprice=microprice,
+            spread_bps=spread_bps,
+            depths=tuple(depths),
+        )
+
+
+class _FloatCache(dict[str, float]):
+    """Exchange text to float, memoised: book prices and sizes repeat from one snapshot to the next, and
+    parsing is most of the cost of a snapshot. Only a speed-up: results are those of ``float(text)``."""
+
+    def __missing__(self, text: str) -> float:
+        value = self[text] = float(text)
+        return value
