@@ -93,8 +93,8 @@ class LocalStack:
         self._say(f"resolving Apicurio Registry {APICURIO_VERSION} from Maven Central (cached after the first run)...")
         install_apicurio(self._settings.home)
 
-    def up(self) -> Endpoints:
-        """Start whatever is not running and wait until both services are healthy."""
+    def up(self, with_registry: bool = True) -> Endpoints:
+        """Start whatever is not running and wait until the services are healthy (Kafka alone if asked)."""
         endpoints = self.endpoints
         if self.external:
             self._say("KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL are set: using the external services.")
@@ -108,7 +108,7 @@ class LocalStack:
             return endpoints
         self.install()
         started_kafka = self._start_kafka(endpoints)
-        started_registry = self._start_registry(endpoints)
+        started_registry = with_registry and self._start_registry(endpoints)
         if started_kafka:
             self._wait("Kafka", lambda: kafka_healthy(endpoints.bootstrap_servers), self.kafka, KAFKA_START_TIMEOUT_S)
         if started_registry:
