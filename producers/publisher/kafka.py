@@ -12,6 +12,7 @@ error, an unknown topic, a record too large) are recorded by the callback and ra
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from producers.publisher.spill import SpilledRecord, SpillQueue
 
 __all__ = ["DeliveryStats", "KafkaPublisher", "PublishError", "PublisherConfig"]
 
+_LIBRDKAFKA_LOG = logging.getLogger("producers.publisher.librdkafka")
 DEFAULT_MEMORY_BUDGET_KB = 128 * 1024
 DRAIN_BATCH = 5_000
 
@@ -54,7 +56,7 @@ class PublisherConfig:
             "linger.ms": self.linger_ms,
             "batch.size": 1_000_000,
             "compression.type": self.compression,
-            "log_level": 3,
+            "logger": _LIBRDKAFKA_LOG,
             **self.extra,
         }
 
@@ -104,7 +106,13 @@ class KafkaPublisher:
             raise self._failure
         if not len(self._spill):
             try:
-                self._producer.produce(topic, value, key, timestamp=timestamp_ms, on_delivery=self._delivered)
+                self._producer.produce(
+                    topic,
+                    value,
+                    key,
+                    timestamp=timestamp_ms,
+                    on_delivery=functools.partial(self._delivered, timestamp_ms),
+                )
                 self.stats.produced += 1
                 return
             except BufferError:
@@ -166,15 +174,14 @@ class KafkaPublisher:
             self._draining.append(False)
         self.stats.drained_from_spill += len(self._draining)
 
-    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+    def _delivered(self, timestamp_ms: int, err: KafkaError | None, msg: Message) -> None:
+        # The timestamp travels with the callback: librdkafka reports none for a record purged before sending.
         if err is None:
             self.stats.acknowledged += 1
             if self._on_ack is not None:
                 self._on_ack(msg)
         elif self._purged is not None and err.code() == KafkaError._PURGE_QUEUE:
-            self._purged.append(
-                SpilledRecord(msg.topic() or "", msg.key() or b"", msg.value() or b"", msg.timestamp()[1])
-            )
+            self._purged.append(SpilledRecord(msg.topic() or "", msg.key() or b"", msg.value() or b"", timestamp_ms))
         else:
             self._failed(err, msg)
 
