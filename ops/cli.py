@@ -32,8 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pipeline.register(commands)
     stack_cli.register(commands)
+    fake = commands.add_parser(
+        "fake-exchange",
+        add_help=False,
+        help="run the fake KuCoin Futures exchange (REST + WebSocket) for offline demos and tests",
+    )
+    fake.add_argument("arguments", nargs=argparse.REMAINDER, help="see `kucoin-kafka fake-exchange --help`")
+    fake.set_defaults(handler=_fake_exchange)
     schemas_cli.register(commands)
     return parser
+
+
+def _fake_exchange(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ops.fake_exchange.cli import main as fake_exchange_main
+
+    return fake_exchange_main(args.arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

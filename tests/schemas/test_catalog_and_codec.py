@@ -54,7 +54,7 @@ def test_raw_records_round_trip_exactly_in_the_confluent_wire_format(schema: Rec
 
 def test_nanosecond_timestamps_above_two_to_the_53_survive() -> None:
     codec: AvroCodec[TickerV2] = AvroCodec(by_name("ticker_v2"), 1)
-    record = dataclasses.replace(SAMPLES["ticker_v2"], exchange_ts_ns=1654032575773272833)  # type: ignore[type-var]
+    record = dataclasses.replace(SAMPLES["ticker_v2"], exchange_ts_ns=1654032575773272833)
     assert codec.decode(codec.encode(record)).exchange_ts_ns == 1654032575773272833
 
 
@@ -64,7 +64,7 @@ def test_an_older_writer_schema_is_resolved_to_the_current_reader_schema() -> No
     old = RecordSchema("kline", Kline, kline.default_topic)
     old.__dict__["definition"] = old_definition  # an earlier version of the schema, without turnover
     old_payload = AvroCodec(old, 1).encode_datum(
-        {k: v for k, v in dataclasses.asdict(SAMPLES["kline"]).items() if k != "turnover"}  # type: ignore[call-overload]
+        {k: v for k, v in dataclasses.asdict(SAMPLES["kline"]).items() if k != "turnover"}
     )
     current: AvroCodec[Kline] = AvroCodec(kline, 2, lambda schema_id: old.text)
     assert current.decode(old_payload) == SAMPLES["kline"]

@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline's parts, each runnable as ``python -m ops.bench.<name>``."""
