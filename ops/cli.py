@@ -51,6 +51,9 @@ def _fake_exchange(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fake-exchange"]:  # its own parser, options and --help included
+        return _fake_exchange(argparse.Namespace(arguments=argv[1:]), config.load())
     args = build_parser().parse_args(argv)
     try:
         settings = config.load()
