@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ops import config, pipeline
+from ops import config, pipeline, topics_cli
 from ops.stack import cli as stack_cli
 from ops.stack.errors import StackError
 from schemas import cli as schemas_cli
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("arguments", nargs=argparse.REMAINDER, help="see `kucoin-kafka fake-exchange --help`")
     fake.set_defaults(handler=_fake_exchange)
     schemas_cli.register(commands)
+    topics_cli.register(commands)
     return parser
 
 
