@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from ops import config, pipeline, topics_cli
 from ops.stack import cli as stack_cli
 from ops.stack.errors import StackError
+from processors import cli as processors_cli
+from producers import cli as producers_cli
 from schemas import cli as schemas_cli
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pipeline.register(commands)
+    producers_cli.register(commands)
     stack_cli.register(commands)
     fake = commands.add_parser(
         "fake-exchange",
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("arguments", nargs=argparse.REMAINDER, help="see `kucoin-kafka fake-exchange --help`")
     fake.set_defaults(handler=_fake_exchange)
     schemas_cli.register(commands)
+    processors_cli.register(commands)
     topics_cli.register(commands)
     return parser
 

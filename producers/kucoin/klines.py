@@ -21,6 +21,7 @@ __all__ = [
     "MAX_ROWS_PER_PAGE",
     "KlinePlan",
     "KlineRequest",
+    "align_up",
     "closed_klines",
     "parse_kline_rows",
 ]
@@ -39,7 +40,7 @@ def _step_ms(granularity_min: int) -> int:
     return granularity_min * _MINUTE_MS
 
 
-def _align_up(ts_ms: int, granularity_min: int) -> int:
+def align_up(ts_ms: int, granularity_min: int) -> int:
     """The first candle start at or after ``ts_ms``."""
     step = _step_ms(granularity_min)
     origin = _MONDAY_MS if granularity_min == _WEEK_MIN else 0
@@ -116,11 +117,11 @@ class KlinePlan:
     @classmethod
     def create(cls, symbol: str, granularity_min: int, start_ms: int, end_ms: int) -> KlinePlan:
         """A plan from scratch; an empty or inverted range is simply already done."""
-        return cls(symbol, granularity_min, start_ms, end_ms, _align_up(start_ms, granularity_min))
+        return cls(symbol, granularity_min, start_ms, end_ms, align_up(start_ms, granularity_min))
 
     def resume_after(self, last_open_ms: int) -> KlinePlan:
         """Skip what is already stored, up to and including the candle that starts at ``last_open_ms``."""
-        cursor = max(self.cursor_ms, _align_up(last_open_ms + 1, self.granularity_min))
+        cursor = max(self.cursor_ms, align_up(last_open_ms + 1, self.granularity_min))
         return KlinePlan(self.symbol, self.granularity_min, self.start_ms, self.end_ms, cursor)
 
     @property

@@ -1,0 +1,328 @@
+"""Live tickerV2 and Depth50 streams: WebSocket connections around the sans-I/O session, and the market data
+they deliver, sequenced and published.
+
+Topics are sharded over connections (at most ``topics_per_connection`` each, ``reshard`` keeps assignments
+stable). Each shard has one worker that keeps a connection alive: a NEW token per connect, a random instance
+server, the session's pings and timers, and reconnects with full-jitter backoff. Before the 24 h token expiry the
+session asks for a replacement: the worker opens it beside the old one and closes the old one only once the new
+one streams, so nothing is missed; the overlap is removed by the per-stream :class:`Sequencer`, shared by every
+connection. Symbols are re-discovered periodically: new listings are subscribed, delisted ones dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from producers.kucoin.backoff import backoff
+from producers.kucoin.contracts import select_symbols
+from producers.kucoin.frames import Book, Event, FrameParser, Malformed, Unknown
+from producers.kucoin.sequencing import Sequencer
+from producers.kucoin.session import (
+    Notice,
+    OpenReplacement,
+    Reconnect,
+    Session,
+    SessionConfig,
+    Signal,
+    State,
+    TopicFailed,
+    TopicSilent,
+)
+from producers.kucoin.subscriptions import DEFAULT_TOPICS_PER_CONNECTION, reshard, topics_for
+from producers.kucoin.topics import Stream, Topic
+from producers.metrics import ProducerMetrics
+from producers.rest_client import KucoinRestClient
+from producers.sink import RecordSink
+from schemas.records import TickerV2
+
+__all__ = ["LiveStreams", "StreamsConfig"]
+
+log = logging.getLogger(__name__)
+SERVICE_EVERY_FRAMES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsConfig:
+    """What to stream and how."""
+
+    symbols: tuple[str, ...] = ("all",)
+    """Exact symbols, globs (``XBT*``) or ``all`` open contracts."""
+    streams: tuple[Stream, ...] = (Stream.TICKER_V2, Stream.DEPTH50)
+    topics_per_connection: int = DEFAULT_TOPICS_PER_CONNECTION
+    refresh_interval_s: float = 300.0
+    keep_repeats: bool = False
+    """Publish Depth50 resends with an unchanged sequence (dropped and counted by default)."""
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+
+class MarketData:
+    """Frames from every connection to Kafka: sequence rules per stream, then the sink."""
+
+    def __init__(self, sink: RecordSink, metrics: ProducerMetrics, keep_repeats: bool) -> None:
+        self._sink = sink
+        self._metrics = metrics
+        self._sequencers = {stream: Sequencer(stream, keep_repeats=keep_repeats) for stream in Stream}
+        self._frames = 0
+
+    def handle(self, event: Event, raw: str | bytes, receive_ts_ns: int) -> None:
+        """Publish what is new, drop what the sequence rules reject, dead-letter what is broken."""
+        if isinstance(event, TickerV2):
+            self._market(Stream.TICKER_V2, event.symbol, event.sequence, event.exchange_ts_ns, receive_ts_ns)
+            if self._admit(Stream.TICKER_V2, event.symbol, event.sequence, event.exchange_ts_ns):
+                self._sink.ticker(event, raw)
+        elif isinstance(event, Book):
+            record = event.record
+            stream = Stream.DEPTH50 if event.depth == 50 else Stream.DEPTH5
+            self._market(stream, record.symbol, record.sequence, record.exchange_ts_ms * 1_000_000, receive_ts_ns)
+            if stream is Stream.DEPTH50 and self._admit(stream, record.symbol, record.sequence, record.exchange_ts_ms):
+                self._sink.depth(record, raw)
+        elif isinstance(event, Malformed):
+            self._sink.dead_letter("ws", f"malformed: {event.reason}", raw, receive_ts_ns)
+        elif isinstance(event, Unknown):
+            self._sink.dead_letter("ws", f"unknown type: {event.type} {event.topic or ''}".strip(), raw, receive_ts_ns)
+        self._frames += 1
+        if self._frames % SERVICE_EVERY_FRAMES == 0:
+            self._sink.publisher.service()
+
+    def forget(self, symbols: Iterable[str]) -> None:
+        """Drop the sequence state of delisted symbols."""
+        for symbol in symbols:
+            for sequencer in self._sequencers.values():
+                sequencer.forget(symbol)
+
+    def _market(self, stream: Stream, symbol: str, sequence: int, exchange_ts_ns: int, receive_ts_ns: int) -> None:
+        self._metrics.frames_by_stream[stream].inc()
+        self._metrics.latency_by_stream[stream].observe((receive_ts_ns - exchange_ts_ns) / 1e9)
+
+    def _admit(self, stream: Stream, symbol: str, sequence: int, exchange_ts: int) -> bool:
+        outcome = self._sequencers[stream].observe(symbol, sequence, exchange_ts)
+        self._metrics.outcomes[(stream, outcome)].inc()
+        return outcome.publish
+
+
+@dataclass
+class _Connection:
+    """One WebSocket connection: its session, its socket, and what a token-rotation handover watches."""
+
+    session: Session
+    ws: websockets.ClientConnection | None = None
+    streaming: asyncio.Event = field(default_factory=asyncio.Event)
+    replacement: asyncio.Task[bool] | None = None
+
+
+class _ShardWorker:
+    """Keeps one shard of topics streaming, through reconnects and token rotations."""
+
+    def __init__(self, index: int, topics: frozenset[Topic], owner: LiveStreams) -> None:
+        self.index = index
+        self.topics = topics
+        self._owner = owner
+        self._current: _Connection | None = None
+        self._stopping = False
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin streaming in the background."""
+        self.task = asyncio.create_task(self._run(), name=f"shard-{self.index}")
+
+    def set_topics(self, topics: frozenset[Topic]) -> None:
+        """Subscribe and unsubscribe on the live connection; later connections start with the new set."""
+        self.topics = topics
+        if self._current is not None and self._current.session.state is not State.CLOSED:
+            self._current.session.set_topics(topics)
+
+    async def stop(self) -> None:
+        """Close the connection and end the worker."""
+        self._stopping = True
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _run(self) -> None:
+        delays = backoff(self._owner.rng, initial_s=0.5, cap_s=30.0)
+        while not self._stopping:
+            streamed = False
+            try:
+                streamed = await self._serve(replacing=None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure of one connection: log it, back off, connect again
+                self._owner.metrics.reconnects.labels(type(exc).__name__).inc()
+                log.warning("shard %d: connection failed: %s", self.index, exc)
+            if streamed:
+                delays = backoff(self._owner.rng, initial_s=0.5, cap_s=30.0)
+            if not self._stopping:
+                await asyncio.sleep(next(delays))
+
+    async def _serve(self, replacing: _Connection | None) -> bool:
+        """Run one connection (with a new token) to its end, then follow its replacement if it rotated.
+
+        When ``replacing`` is given, that older connection is closed as soon as this one streams: both stream
+        for a moment, and the shared sequencers drop the overlap. Returns True if a connection streamed.
+        """
+        owner = self._owner
+        bullet = await owner.rest.bullet()
+        server = bullet.pick(owner.rng)
+        connect_id = uuid.UUID(int=owner.rng.getrandbits(128)).hex
+        session = Session(
+            connect_id=connect_id,
+            server=server,
+            topics=self.topics,
+            token_issued_at=owner.monotonic(),
+            config=owner.config.session,
+            parser=owner.parser,
+        )
+        connection = _Connection(session)
+        url = server.connect_url(bullet.token, connect_id)
+        async with websockets.connect(url, ping_interval=None, max_size=2**24, open_timeout=10) as ws:
+            connection.ws = ws
+            owner.metrics.connections.inc()
+            try:
+                pump = asyncio.create_task(self._pump(ws, connection))
+                if replacing is None:
+                    self._current = connection
+                else:
+                    streaming = asyncio.create_task(connection.streaming.wait())
+                    await asyncio.wait({pump, streaming}, return_when=asyncio.FIRST_COMPLETED)
+                    streaming.cancel()
+                    if connection.streaming.is_set():
+                        self._current = connection
+                        owner.metrics.rotations.inc()
+                        await _close(replacing, "replaced by a fresh connection before token expiry")
+                streamed = await pump
+            finally:
+                owner.metrics.connections.dec()
+                if session.state is not State.CLOSED:
+                    session.closed()
+        if connection.replacement is not None:
+            return await connection.replacement or streamed
+        return streamed
+
+    async def _pump(self, ws: websockets.ClientConnection, connection: _Connection) -> bool:
+        owner, session = self._owner, connection.session
+        session.opened(owner.monotonic())
+        while _open(session):
+            now = owner.monotonic()
+            session.advance(now)
+            for text in session.data_to_send(now):
+                await ws.send(text)
+            self._act(session.signals(), connection)
+            if session.state is State.STREAMING:
+                connection.streaming.set()
+            if not _open(session):
+                break
+            deadline = session.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - owner.monotonic())
+            try:
+                frame = await asyncio.wait_for(ws.recv(), timeout)
+            except TimeoutError:
+                continue
+            except ConnectionClosed as closed:
+                if _open(session):
+                    owner.metrics.reconnects.labels("closed-by-server").inc()
+                    log.info("shard %d: connection closed (%s)", self.index, closed)
+                break
+            receive_ts_ns = owner.wall_clock_ns()
+            event = session.receive(frame, owner.monotonic(), receive_ts_ns)
+            owner.market.handle(event, frame, receive_ts_ns)
+        self._act(session.signals(), connection)
+        return connection.streaming.is_set()
+
+    def _act(self, signals: list[Signal], connection: _Connection) -> None:
+        for signal in signals:
+            if isinstance(signal, Reconnect):
+                self._owner.metrics.reconnects.labels(f"code-{signal.code}" if signal.code else "timeout").inc()
+                log.info("shard %d: reconnecting: %s", self.index, signal.reason)
+            elif isinstance(signal, OpenReplacement) and connection.replacement is None:
+                connection.replacement = asyncio.create_task(self._serve(replacing=connection))
+            elif isinstance(signal, TopicFailed):
+                log.error("shard %d: subscription to %s refused: %s", self.index, signal.topic, signal.reason)
+            elif isinstance(signal, TopicSilent):
+                self._owner.metrics.silent_topics.inc()
+                log.warning("shard %d: %s acked but silent since %.0f s", self.index, signal.topic, signal.since)
+            elif isinstance(signal, Notice):
+                log.info("shard %d: %s", self.index, signal.message)
+
+
+def _open(session: Session) -> bool:
+    """Not yet closing (a function, so checks are re-read after calls that may change the state)."""
+    return session.state not in (State.CLOSING, State.CLOSED)
+
+
+async def _close(connection: _Connection, reason: str) -> None:
+    """Close an older connection on purpose (its pump sees CLOSING and ends without counting a reconnect)."""
+    if connection.session.state not in (State.CLOSING, State.CLOSED):
+        connection.session.close(reason)
+    if connection.ws is not None:
+        await connection.ws.close()
+
+
+class LiveStreams:
+    """Every shard worker, the symbol refresh, and the shared market-data path."""
+
+    def __init__(
+        self,
+        rest: KucoinRestClient,
+        sink: RecordSink,
+        config: StreamsConfig,
+        metrics: ProducerMetrics,
+        rng: random.Random,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.rest = rest
+        self.config = config
+        self.metrics = metrics
+        self.rng = rng
+        self.monotonic = monotonic
+        self.wall_clock_ns = wall_clock_ns
+        self.parser = FrameParser()
+        self.market = MarketData(sink, metrics, config.keep_repeats)
+        self._workers: list[_ShardWorker] = []
+        self._symbols: frozenset[str] = frozenset()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until ``stop`` is set, re-discovering symbols every ``refresh_interval_s``."""
+        try:
+            await self.refresh()
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.config.refresh_interval_s)
+                if not stop.is_set():
+                    try:
+                        await self.refresh()
+                    except Exception as exc:  # a failed refresh keeps the current subscriptions
+                        log.warning("symbol refresh failed: %s", exc)
+        finally:
+            await asyncio.gather(*(worker.stop() for worker in self._workers))
+
+    async def refresh(self) -> None:
+        """Subscribe new listings, drop delisted symbols, keep every other topic where it is."""
+        symbols = frozenset(select_symbols(await self.rest.contracts(), self.config.symbols))
+        delisted = self._symbols - symbols
+        self._symbols = symbols
+        self.metrics.symbols.set(len(symbols))
+        desired = topics_for(symbols, self.config.streams)
+        shards = reshard([w.topics for w in self._workers], desired, capacity=self.config.topics_per_connection)
+        for index, topics in enumerate(shards):
+            if index < len(self._workers):
+                if topics != self._workers[index].topics:
+                    self._workers[index].set_topics(topics)
+            else:
+                worker = _ShardWorker(index, topics, self)
+                self._workers.append(worker)
+                worker.start()
+        self.market.forget(delisted)
+        if delisted:
+            log.info("dropped %d delisted symbols: %s", len(delisted), ", ".join(sorted(delisted)[:10]))
