@@ -14,6 +14,7 @@ from ops import config, pipeline, topics_cli
 from ops.stack import cli as stack_cli
 from ops.stack.errors import StackError
 from producers import cli as producers_cli
+from producers.klines import cli as klines_cli
 from schemas import cli as schemas_cli
 
 __all__ = ["build_parser", "main"]
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pipeline.register(commands)
     producers_cli.register(commands)
+    klines_cli.register(commands)
     stack_cli.register(commands)
     fake = commands.add_parser(
         "fake-exchange",

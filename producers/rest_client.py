@@ -15,7 +15,7 @@ import httpx
 
 from producers.kucoin.backoff import backoff
 from producers.kucoin.contracts import Contract, parse_contracts
-from producers.kucoin.exceptions import ApiError, KucoinError
+from producers.kucoin.exceptions import ApiError, KucoinError, ResponseFormatError
 from producers.kucoin.klines import KlineRequest, parse_kline_rows
 from producers.kucoin.rest import Bullet, parse_bullet, unwrap, wait_before_next_call
 from producers.metrics import ProducerMetrics
@@ -28,7 +28,7 @@ MAX_ATTEMPTS = 8
 
 
 class KucoinRestClient:
-    """Async client for bullet-public, contracts/active and kline/query."""
+    """Async client for bullet-public, contracts/active, timestamp and kline/query."""
 
     def __init__(
         self,
@@ -58,6 +58,14 @@ class KucoinRestClient:
         """Every active contract."""
         status, body = await self._call("GET", "/api/v1/contracts/active", None, weight=3)
         return parse_contracts(unwrap(body, status))
+
+    async def server_time_ms(self) -> int:
+        """The exchange's clock (ms): what decides which candles are closed, whatever the local clock says."""
+        status, body = await self._call("GET", "/api/v1/timestamp", None, weight=1)
+        data = unwrap(body, status)
+        if type(data) is not int:
+            raise ResponseFormatError(f"timestamp data is not an integer: {data!r}")
+        return data
 
     async def klines(self, request: KlineRequest) -> tuple[tuple[Kline, ...], int]:
         """One page of candles and the receive time it was parsed with."""

@@ -24,7 +24,11 @@ def _isolated_settings(tmp_path: Path) -> config.Settings:
 
 
 def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 @pytest.mark.slow
@@ -42,7 +46,8 @@ def test_up_twice_is_harmless_and_down_leaves_nothing_behind(tmp_path: Path) -> 
         assert any("already running" in m for m in messages)
     finally:
         stack.down()
-    assert not any(_alive(pid) for pid in pids if pid is not None)
+    survivors = {pid: Path(f"/proc/{pid}/stat").read_text() for pid in pids if pid is not None and _alive(pid)}
+    assert not survivors
     assert not any(s.healthy or s.pid for s in stack.status())
     stack.down()  # stopping a stopped stack is a no-op
 
