@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ops import config, pipeline, topics_cli
+from ops import config, connections, pipeline, topics_cli
 from ops.stack import cli as stack_cli
 from ops.stack.errors import StackError
 from producers import cli as producers_cli
@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = config.load()
+        connections.use(settings)
         code: int = args.handler(args, settings)
     except USER_ERRORS as exc:
         print(f"kucoin-kafka: error: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_KUCOIN_REST_URL", "ENV_VARS", "Settings", "load"]
+__all__ = ["DEFAULT_KUCOIN_REST_URL", "ENV_VARS", "KafkaSecurity", "RegistrySecurity", "Secret", "Settings", "load"]
 
 DEFAULT_KUCOIN_REST_URL = "https://api-futures.kucoin.com"
 DEFAULT_KAFKA_PORT = 19092
@@ -28,7 +28,63 @@ ENV_VARS: Mapping[str, str] = {
     "STACK_KAFKA_CONTROLLER_PORT": f"Local stack KRaft controller port (default {DEFAULT_KAFKA_CONTROLLER_PORT}).",
     "STACK_REGISTRY_PORT": f"Local stack schema registry port (default {DEFAULT_REGISTRY_PORT}).",
     "JAVA_HOME": "A JDK to run Kafka (17+) and the registry (21+); /usr/lib/jvm is searched too.",
+    "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL.",
+    "KAFKA_SASL_MECHANISM": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL protocol).",
+    "KAFKA_SASL_USERNAME": "SASL user name.",
+    "KAFKA_SASL_PASSWORD": "SASL password (or KAFKA_SASL_PASSWORD_FILE: a file holding it).",
+    "KAFKA_SSL_CA_LOCATION": "PEM file of the CA that signed the brokers' certificates.",
+    "KAFKA_SSL_CERTIFICATE_LOCATION": "PEM client certificate, for mutual TLS.",
+    "KAFKA_SSL_KEY_LOCATION": "PEM client private key, for mutual TLS.",
+    "KAFKA_SSL_KEY_PASSWORD": "Password of the client key (or KAFKA_SSL_KEY_PASSWORD_FILE).",
+    "SCHEMA_REGISTRY_BASIC_AUTH": "user:password for the registry (or SCHEMA_REGISTRY_BASIC_AUTH_FILE).",
+    "SCHEMA_REGISTRY_CA_LOCATION": "PEM file of the CA that signed the registry's TLS certificate.",
 }
+
+
+class Secret:
+    """A secret value that never shows in a repr, a log line or an f-string; :meth:`reveal` gives it to a client."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for the client configuration that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How clients authenticate to Kafka and verify it (PLAINTEXT: none of it)."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySecurity:
+    """How clients authenticate to the schema registry and verify its TLS certificate."""
+
+    basic_auth: Secret | None = None
+    ssl_ca_location: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +99,8 @@ class Settings:
     kafka_controller_port: int
     registry_port: int
     java_home: Path | None
+    kafka_security: KafkaSecurity = KafkaSecurity()
+    registry_security: RegistrySecurity = RegistrySecurity()
 
 
 def _default_home() -> Path:
@@ -66,6 +124,45 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    """``NAME`` from the environment, or the content of the file named by ``NAME_FILE`` (Docker/K8s secrets)."""
+    if value := env.get(name):
+        return Secret(value)
+    if path := env.get(f"{name}_FILE"):
+        try:
+            return Secret(Path(path).read_text().strip())
+        except OSError as exc:
+            raise ValueError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
+    return None
+
+
+def _kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
+    protocol = (env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+    if protocol not in _PROTOCOLS:
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of {', '.join(_PROTOCOLS)}")
+    mechanism = env.get("KAFKA_SASL_MECHANISM") or None
+    if protocol.startswith("SASL"):
+        mechanism = (mechanism or "PLAIN").upper()
+        if mechanism not in _MECHANISMS:
+            raise ValueError(f"KAFKA_SASL_MECHANISM={mechanism!r} is not one of {', '.join(_MECHANISMS)}")
+        if not env.get("KAFKA_SASL_USERNAME") or _secret(env, "KAFKA_SASL_PASSWORD") is None:
+            raise ValueError(f"{protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or _FILE)")
+    return KafkaSecurity(
+        protocol=protocol,
+        sasl_mechanism=mechanism,
+        sasl_username=env.get("KAFKA_SASL_USERNAME") or None,
+        sasl_password=_secret(env, "KAFKA_SASL_PASSWORD"),
+        ssl_ca_location=env.get("KAFKA_SSL_CA_LOCATION") or None,
+        ssl_certificate_location=env.get("KAFKA_SSL_CERTIFICATE_LOCATION") or None,
+        ssl_key_location=env.get("KAFKA_SSL_KEY_LOCATION") or None,
+        ssl_key_password=_secret(env, "KAFKA_SSL_KEY_PASSWORD"),
+    )
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -80,4 +177,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         kafka_controller_port=_port(env, "STACK_KAFKA_CONTROLLER_PORT", DEFAULT_KAFKA_CONTROLLER_PORT),
         registry_port=_port(env, "STACK_REGISTRY_PORT", DEFAULT_REGISTRY_PORT),
         java_home=Path(java_home) if java_home else None,
+        kafka_security=_kafka_security(env),
+        registry_security=RegistrySecurity(
+            basic_auth=_secret(env, "SCHEMA_REGISTRY_BASIC_AUTH"),
+            ssl_ca_location=env.get("SCHEMA_REGISTRY_CA_LOCATION") or None,
+        ),
     )
