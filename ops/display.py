@@ -12,6 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
+from ops.connections import kafka_config
 from schemas.catalog import DERIVED_SCHEMAS, RecordSchema
 from schemas.codec import AvroCodec
 from schemas.derived import ImbalanceBar, KlineBar, LateEvent, TickerBar
@@ -78,13 +79,15 @@ class DerivedView:
         }
         self._symbols = symbols
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "group.id": f"kucoin-kafka-display-{time.time_ns()}",
-                "isolation.level": "read_committed",
-                "auto.offset.reset": "latest",
-                "enable.auto.commit": False,
-            }
+            kafka_config(
+                bootstrap_servers,
+                {
+                    "group.id": f"kucoin-kafka-display-{time.time_ns()}",
+                    "isolation.level": "read_committed",
+                    "auto.offset.reset": "latest",
+                    "enable.auto.commit": False,
+                },
+            )
         )
         self._consumer.subscribe(list(self._codecs))
 

@@ -23,6 +23,7 @@ import httpx
 from confluent_kafka.admin import AdminClient
 
 from ops.config import Settings
+from ops.connections import kafka_config
 from ops.display import DerivedView, describe
 from ops.stack.local import Endpoints, LocalStack
 from ops.topics import default_specs, ensure_topics
@@ -121,7 +122,7 @@ def _wait_http(url: str, timeout: float) -> None:
 
 
 def _provision(endpoints: Endpoints) -> None:
-    ensure_topics(AdminClient({"bootstrap.servers": endpoints.bootstrap_servers}), default_specs())
+    ensure_topics(AdminClient(kafka_config(endpoints.bootstrap_servers)), default_specs())
     registry = registry_client(endpoints.schema_registry_url)
     for schema in ALL_SCHEMAS:
         ensure_registered(registry, schema, schema.default_topic)

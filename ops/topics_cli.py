@@ -7,6 +7,7 @@ import argparse
 from confluent_kafka.admin import AdminClient
 
 from ops.config import Settings
+from ops.connections import kafka_config
 from ops.stack.local import LocalStack
 from ops.topics import default_specs, ensure_topics
 
@@ -38,7 +39,7 @@ def _ensure(args: argparse.Namespace, settings: Settings) -> int:
     if args.min_insync_replicas > args.replication_factor:
         raise ValueError("--min-insync-replicas cannot exceed --replication-factor")
     brokers = args.brokers or LocalStack(settings).endpoints.bootstrap_servers
-    admin = AdminClient({"bootstrap.servers": brokers})
+    admin = AdminClient(kafka_config(brokers))
     specs = default_specs(args.partitions, args.replication_factor, args.min_insync_replicas)
     changes = ensure_topics(admin, specs, dry_run=args.dry_run)
     for change in changes:

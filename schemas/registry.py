@@ -15,6 +15,7 @@ import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from ops.connections import registry_config
 from schemas.catalog import RecordSchema, subject_for
 from schemas.codec import AvroCodec
 
@@ -47,7 +48,7 @@ class RegistrationResult:
 
 def registry_client(url: str) -> SchemaRegistryClient:
     """A client for the Confluent-compatible API at ``url``."""
-    return SchemaRegistryClient({"url": url})
+    return SchemaRegistryClient(registry_config(url))
 
 
 def lint_schema(schema: RecordSchema) -> list[str]:
