@@ -23,7 +23,7 @@ setup() {
   echo "setting up $VENV (pinned by ops/constraints.txt)..."
   [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -c ops/constraints.txt -e ".[dev]"
+  "$VENV/bin/python" -m pip install --quiet -c ops/constraints.txt -e ".[dev,parquet,bench]"
   echo "$want" > "$stamp"
 }
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,8 +67,16 @@ def _ensure_raw_topics(bootstrap_servers: str, topics: Topics) -> None:
             log.info("topic %s", change.line())
 
 
-async def run_produce(options: ProduceOptions, stop: asyncio.Event, metrics: ProducerMetrics) -> int:
-    """Stream until ``stop`` is set; returns how many records were left in the spill at exit."""
+async def run_produce(
+    options: ProduceOptions,
+    stop: asyncio.Event,
+    metrics: ProducerMetrics,
+    on_ack: Callable[[Message], None] | None = None,
+) -> int:
+    """Stream until ``stop`` is set; returns how many records were left in the spill at exit.
+
+    ``on_ack`` sees every acknowledged record too (benchmarks measure receive-to-ack with it).
+    """
     _ensure_raw_topics(options.bootstrap_servers, options.topics)
     registry = registry_client(options.registry_url)
     codecs = {
@@ -82,6 +91,8 @@ async def run_produce(options: ProduceOptions, stop: asyncio.Event, metrics: Pro
         latency = msg.latency()
         if latency is not None:
             metrics.receive_to_ack.observe(latency)
+        if on_ack is not None:
+            on_ack(msg)
 
     publisher = KafkaPublisher(
         PublisherConfig(options.bootstrap_servers, memory_budget_kb=options.memory_budget_kb),

@@ -7,6 +7,10 @@ server, the session's pings and timers, and reconnects with full-jitter backoff.
 session asks for a replacement: the worker opens it beside the old one and closes the old one only once the new
 one streams, so nothing is missed; the overlap is removed by the per-stream :class:`Sequencer`, shared by every
 connection. Symbols are re-discovered periodically: new listings are subscribed, delisted ones dropped.
+
+Every close the producer decides on (a reconnect, the end of a handover, shutdown) is a closing handshake during
+which the connection keeps reading: frames the server sent before it saw our close frame are still published, so
+a close never loses what the exchange delivered. A peer that does not answer is cut off after ``CLOSE_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ __all__ = ["LiveStreams", "StreamsConfig"]
 
 log = logging.getLogger(__name__)
 SERVICE_EVERY_FRAMES = 200
+CLOSE_TIMEOUT_S = 2.0
+STOP_TIMEOUT_S = 2 * CLOSE_TIMEOUT_S + 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,18 @@ class _Connection:
     ws: websockets.ClientConnection | None = None
     streaming: asyncio.Event = field(default_factory=asyncio.Event)
     replacement: asyncio.Task[bool] | None = None
+    closing: asyncio.Task[None] | None = None
+
+    def close(self, reason: str) -> None:
+        """Decide to close (unless already decided) and start the closing handshake."""
+        if _open(self.session):
+            self.session.close(reason)
+        self.handshake()
+
+    def handshake(self) -> None:
+        """Send our close frame once; the pump reads on until the server's close frame (or the timeout)."""
+        if self.closing is None and self.ws is not None and self.session.state is not State.CLOSED:
+            self.closing = asyncio.create_task(self.ws.close())
 
 
 class _ShardWorker:
@@ -128,7 +146,7 @@ class _ShardWorker:
         self.topics = topics
         self._owner = owner
         self._current: _Connection | None = None
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -142,16 +160,19 @@ class _ShardWorker:
             self._current.session.set_topics(topics)
 
     async def stop(self) -> None:
-        """Close the connection and end the worker."""
-        self._stopping = True
+        """Close the connection, publishing what it still receives, and end the worker (cancelled if stuck)."""
+        self._stopping.set()
+        if self._current is not None:
+            self._current.close("shutdown")
+            if self._current.replacement is not None:
+                self._current.replacement.cancel()
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self.task, STOP_TIMEOUT_S)
 
     async def _run(self) -> None:
         delays = backoff(self._owner.rng, initial_s=0.5, cap_s=30.0)
-        while not self._stopping:
+        while not self._stopping.is_set():
             streamed = False
             try:
                 streamed = await self._serve(replacing=None)
@@ -162,14 +183,15 @@ class _ShardWorker:
                 log.warning("shard %d: connection failed: %s", self.index, exc)
             if streamed:
                 delays = backoff(self._owner.rng, initial_s=0.5, cap_s=30.0)
-            if not self._stopping:
-                await asyncio.sleep(next(delays))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), next(delays))
 
     async def _serve(self, replacing: _Connection | None) -> bool:
         """Run one connection (with a new token) to its end, then follow its replacement if it rotated.
 
-        When ``replacing`` is given, that older connection is closed as soon as this one streams: both stream
-        for a moment, and the shared sequencers drop the overlap. Returns True if a connection streamed.
+        When ``replacing`` is given, that older connection is closed once this one has streamed for the handover
+        overlap: both stream for a moment, and the shared sequencers drop the doubles. Returns True if a
+        connection streamed.
         """
         owner = self._owner
         bullet = await owner.rest.bullet()
@@ -185,47 +207,60 @@ class _ShardWorker:
         )
         connection = _Connection(session)
         url = server.connect_url(bullet.token, connect_id)
-        async with websockets.connect(url, ping_interval=None, max_size=2**24, open_timeout=10) as ws:
+        async with websockets.connect(
+            url, ping_interval=None, max_size=2**24, open_timeout=10, close_timeout=CLOSE_TIMEOUT_S
+        ) as ws:
             connection.ws = ws
             owner.metrics.connections.inc()
             try:
                 pump = asyncio.create_task(self._pump(ws, connection))
                 if replacing is None:
                     self._current = connection
+                    if self._stopping.is_set():
+                        connection.close("shutdown")
                 else:
                     streaming = asyncio.create_task(connection.streaming.wait())
                     await asyncio.wait({pump, streaming}, return_when=asyncio.FIRST_COMPLETED)
                     streaming.cancel()
                     if connection.streaming.is_set():
+                        await asyncio.wait({pump}, timeout=owner.config.session.handover_overlap_s)
+                    if not pump.done():
                         self._current = connection
                         owner.metrics.rotations.inc()
-                        await _close(replacing, "replaced by a fresh connection before token expiry")
+                        replacing.close("replaced by a fresh connection before token expiry")
                 streamed = await pump
             finally:
                 owner.metrics.connections.dec()
                 if session.state is not State.CLOSED:
                     session.closed()
+                if connection.closing is not None:
+                    await connection.closing
         if connection.replacement is not None:
             return await connection.replacement or streamed
         return streamed
 
     async def _pump(self, ws: websockets.ClientConnection, connection: _Connection) -> bool:
+        """Read until the socket is closed, by either side; after our own close, until the handshake ends."""
         owner, session = self._owner, connection.session
         session.opened(owner.monotonic())
-        while _open(session):
-            now = owner.monotonic()
-            session.advance(now)
-            for text in session.data_to_send(now):
-                await ws.send(text)
-            self._act(session.signals(), connection)
-            if session.state is State.STREAMING:
-                connection.streaming.set()
+        while True:
+            timeout = None
+            if _open(session):
+                now = owner.monotonic()
+                session.advance(now)
+                for text in session.data_to_send(now):
+                    await ws.send(text)
+                self._act(session.signals(), connection)
+                if session.state is State.STREAMING:
+                    connection.streaming.set()
+                deadline = session.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - owner.monotonic())
             if not _open(session):
-                break
-            deadline = session.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - owner.monotonic())
+                connection.handshake()
+                timeout = None
             try:
-                frame = await asyncio.wait_for(ws.recv(), timeout)
+                async with asyncio.timeout(timeout):  # no task per frame (as wait_for makes): recv is cancel-safe
+                    frame = await ws.recv()
             except TimeoutError:
                 continue
             except ConnectionClosed as closed:
@@ -258,14 +293,6 @@ class _ShardWorker:
 def _open(session: Session) -> bool:
     """Not yet closing (a function, so checks are re-read after calls that may change the state)."""
     return session.state not in (State.CLOSING, State.CLOSED)
-
-
-async def _close(connection: _Connection, reason: str) -> None:
-    """Close an older connection on purpose (its pump sees CLOSING and ends without counting a reconnect)."""
-    if connection.session.state not in (State.CLOSING, State.CLOSED):
-        connection.session.close(reason)
-    if connection.ws is not None:
-        await connection.ws.close()
 
 
 class LiveStreams:

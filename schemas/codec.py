@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import operator
 import struct
 import typing
 from collections.abc import Callable
@@ -34,6 +35,9 @@ class CodecError(ValueError):
 
 def to_datum(record: Any) -> dict[str, Any]:
     """The Avro datum (a dict) of a record dataclass; nested records and tuples of records become dicts/lists."""
+    flat = _flat_fields(typing.cast(type, type(record)))
+    if flat is not None:  # the raw market-data records, once per frame: one C-level call per field list
+        return dict(zip(record.__slots__, flat(record), strict=True))
     datum: dict[str, Any] = {}
     for name in record.__slots__:
         value = getattr(record, name)
@@ -44,6 +48,17 @@ def to_datum(record: Any) -> dict[str, Any]:
             value = to_datum(value)
         datum[name] = value
     return datum
+
+
+@cache
+def _flat_fields(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    """A getter of every field, for records without nested records (None for those with them)."""
+    if any(builder is not None and builder is not tuple for _, builder in _field_builders(cls)):
+        return None
+    names: tuple[str, ...] = getattr(cls, "__slots__")  # noqa: B009 (type has no __slots__ for mypy)
+    if len(names) == 1:
+        return lambda record: (getattr(record, names[0]),)
+    return operator.attrgetter(*names)
 
 
 @cache

@@ -56,10 +56,11 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 @contextmanager
-def fake_exchange_process(symbols: int) -> Iterator[tuple[str, int]]:
-    """Start the fake (max-rate, no in-memory recording) in a subprocess; yields its REST URL and pid."""
-    command = [sys.executable, "-m", "ops.fake_exchange.cli", "--port", "0", "--max-rate", "--no-keep-frames"]
-    command += ["--symbols", str(symbols)]
+def fake_exchange_process(symbols: int, *, max_rate: bool = True) -> Iterator[tuple[str, int]]:
+    """Start the fake (max-rate unless told otherwise, no in-memory recording) in a subprocess; yields its REST
+    URL and pid."""
+    command = [sys.executable, "-m", "ops.fake_exchange.cli", "--port", "0", "--no-keep-frames"]
+    command += ["--symbols", str(symbols), *(["--max-rate"] if max_rate else [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

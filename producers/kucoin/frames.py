@@ -4,9 +4,11 @@ Bytes or text in, one event out, never an exception: anything unparseable or sch
 :class:`Malformed`, so a single bad frame cannot stop a connection. Exchange decimals keep their exact wire
 text (see :mod:`.lossless`); market data becomes the records of :mod:`schemas.records`.
 
-This runs for every frame (tens of thousands per second per core), hence the C-level ``map`` calls and the
-per-parser cache of book levels: the book is resent every 100 ms, so almost every level was seen in the
-previous frame, and a dictionary hit is several times cheaper than validating its decimals again.
+This runs for every frame (tens of thousands per second per core), hence the C-level ``map``/``zip`` calls and
+the per-parser cache of validated book prices: the book is resent every 100 ms, so almost every price was seen in
+the previous frame, and a dictionary hit is several times cheaper than validating its decimal again. A side whose
+prices are all cached text and whose sizes are all non-negative integers (the wire format) takes that fast path;
+anything else is checked level by level, with the same verdicts.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ _CANDLE_MINUTES = {
 
 _LevelEntry = tuple[str, str, float]
 """A validated level: price text, size text, and the price as a float for the ordering checks only."""
+_INTEGERS = frozenset({int})
 _Side = tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...]]
 
 
@@ -130,10 +133,10 @@ class _Invalid(ValueError):
 
 
 class FrameParser:
-    """Frame parser with a bounded cache of validated book levels; share one per process or per connection."""
+    """Frame parser with a bounded cache of validated book prices; share one per process or per connection."""
 
     def __init__(self, *, level_cache_size: int = DEFAULT_LEVEL_CACHE_SIZE) -> None:
-        self._levels: dict[tuple[Any, ...], _LevelEntry] = {}
+        self._levels: dict[str, float] = {}  # validated price text -> its float, for the ordering checks
         self._level_cache_size = level_cache_size
 
     def parse(self, frame: bytes | bytearray | memoryview | str, receive_ts_ns: int) -> Event:
@@ -159,9 +162,7 @@ class FrameParser:
             if not symbol or "," in symbol:
                 raise _Invalid(f"push topic without one symbol: {topic!r}")
             if depth is not None:
-                # JSON true/false hash and compare equal to 1/0, so a frame holding them must skip the cache.
-                cacheable = "true" not in text and "false" not in text
-                return self._book(symbol, depth, msg["data"], receive_ts_ns, cacheable)
+                return self._book(symbol, depth, msg["data"], receive_ts_ns)
             if channel == _TICKER_CHANNEL:
                 return _ticker(symbol, msg["data"], receive_ts_ns)
             return _candle(symbol, msg["data"], receive_ts_ns)
@@ -188,9 +189,9 @@ class FrameParser:
             other if other is None or type(other) is str else str(other),
         )
 
-    def _book(self, symbol: str, depth: int, data: Any, receive_ts_ns: int, cacheable: bool) -> Book:
-        bid_prices, bid_sizes, bid_values = self._side(data["bids"], depth, cacheable)
-        ask_prices, ask_sizes, ask_values = self._side(data["asks"], depth, cacheable)
+    def _book(self, symbol: str, depth: int, data: Any, receive_ts_ns: int) -> Book:
+        bid_prices, bid_sizes, bid_values = self._side(data["bids"], depth)
+        ask_prices, ask_sizes, ask_values = self._side(data["asks"], depth)
         if not all(map(gt, bid_values, islice(bid_values, 1, None))):
             raise _Invalid("bids are not strictly descending")
         if not all(map(lt, ask_values, islice(ask_values, 1, None))):
@@ -211,31 +212,31 @@ class FrameParser:
         )
         return Book(record, depth)
 
-    def _side(self, levels: Any, depth: int, cacheable: bool) -> _Side:
+    def _side(self, levels: Any, depth: int) -> _Side:
         if type(levels) is not list:
             raise _Invalid("book side is not a list")
         if len(levels) > depth:
             raise _Invalid(f"{len(levels)} levels on a depth-{depth} side")
-        keys = list(map(tuple, levels))
-        if cacheable:
-            hits = list(map(self._levels.get, keys))
-            if None in hits:
-                entries = [hit or self._admit(key) for hit, key in zip(hits, keys, strict=True)]
-            else:
-                entries = cast(list[_LevelEntry], hits)
-        else:
-            entries = list(map(_level, keys))
-        if not entries:
+        if not levels:
             return (), (), ()
-        prices, sizes, values = zip(*entries, strict=True)
-        return prices, sizes, values
+        try:
+            prices, sizes = zip(*levels, strict=True)
+        except (TypeError, ValueError):
+            return self._checked_side(levels)
+        # Only str keys are cached, so a JSON true/false (equal to 1/0) or a number never hits.
+        values = tuple(map(self._levels.get, prices))
+        if None in values or set(map(type, sizes)) != _INTEGERS or min(sizes) < 0:
+            return self._checked_side(levels)
+        return prices, tuple(map(str, sizes)), cast(tuple[float, ...], values)
 
-    def _admit(self, key: tuple[Any, ...]) -> _LevelEntry:
-        entry = _level(key)
-        if len(self._levels) >= self._level_cache_size:
+    def _checked_side(self, levels: list[Any]) -> _Side:
+        """Validate level by level (the exact error for a bad one), and cache the prices."""
+        entries = [_level(tuple(level)) for level in levels]
+        prices, sizes, values = zip(*entries, strict=True)
+        if len(self._levels) + len(prices) > self._level_cache_size:
             self._levels.clear()
-        self._levels[key] = entry
-        return entry
+        self._levels.update(zip(prices, values, strict=True))
+        return prices, sizes, values
 
 
 _DEFAULT_PARSER = FrameParser()

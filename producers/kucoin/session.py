@@ -85,6 +85,9 @@ class SessionConfig:
     rotate_after_s: float = 23 * 3600.0
     """Tokens and connections live 24 h: ask for a replacement connection this long after the token was
     issued."""
+    handover_overlap_s: float = 1.0
+    """Once the replacement streams, both connections stream this long before the old one closes, so pushes the
+    old one had due but not yet sent still arrive (the sequence rules drop the doubles)."""
     max_messages: int = DEFAULT_MAX_MESSAGES
     message_window_s: float = DEFAULT_WINDOW_S
     throttle_s: float = 1.0

@@ -4,9 +4,13 @@ librdkafka keeps records until the broker acknowledges them (``message.timeout.m
 taking long), inside a bounded in-memory queue. When that queue is full (a broker outage longer than the memory
 budget), records go to a :class:`~producers.publisher.spill.SpillQueue` on disk, and every later record follows
 them there until the spill has drained, so per-symbol order is kept. A record leaves the spill only once Kafka
-has acknowledged it. On close, whatever the broker has not taken within the grace period and is still queued is
-moved to the front of the spill for the next start. Delivery errors that retrying cannot fix (a fatal idempotence
-error, an unknown topic, a record too large) are recorded by the callback and raised by the next call.
+has acknowledged it. Once all of the spill is in librdkafka, newer records wait in memory (at most a batch) instead
+of on disk, and go to librdkafka as soon as the spill is empty: under steady load the spill empties and the
+publisher is back on the direct path one round trip after the backlog, instead of sending everything through
+the disk for as long as records keep coming. On close, whatever the broker has not taken within the grace period
+and is still queued is moved to the front of the spill for the next start (records held in memory go to its
+back). Delivery errors that retrying cannot fix (a fatal idempotence error, an unknown topic, a record too large)
+are recorded by the callback and raised by the next call.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class KafkaPublisher:
         self._draining: list[bool] = []  # per record of the spill's front now in librdkafka: acknowledged yet?
         self._drained_prefix = 0  # how many of those the spill has already let go of
         self._purged: list[SpilledRecord] | None = None
+        self._held: list[SpilledRecord] = []  # newer than the whole spill, which is draining: see the module doc
         self.stats = DeliveryStats()
 
     @property
@@ -97,8 +102,8 @@ class KafkaPublisher:
 
     @property
     def queued(self) -> int:
-        """Records in librdkafka's memory queue or in flight."""
-        return len(self._producer)
+        """Records in memory: librdkafka's queue, in flight, or held until the spill has drained."""
+        return len(self._producer) + len(self._held)
 
     def publish(self, topic: str, key: bytes, value: bytes, timestamp_ms: int) -> None:
         """Hand one record over; it reaches Kafka exactly once unless :class:`PublishError` is raised later."""
@@ -117,8 +122,14 @@ class KafkaPublisher:
                 return
             except BufferError:
                 pass
-        self._spill.append([SpilledRecord(topic, key, value, timestamp_ms)])
-        self.stats.spilled += 1
+        record = SpilledRecord(topic, key, value, timestamp_ms)
+        in_librdkafka = len(self._draining) - self._drained_prefix
+        if len(self._spill) and in_librdkafka == len(self._spill) and len(self._held) < DRAIN_BATCH:
+            self._held.append(record)
+            return
+        self._spill.append([*self._held, record])
+        self.stats.spilled += len(self._held) + 1
+        self._held.clear()
 
     def service(self, timeout: float = 0.0) -> None:
         """Serve delivery callbacks and move spilled records back into the producer as room frees up."""
@@ -135,13 +146,17 @@ class KafkaPublisher:
             self._draining, self._drained_prefix = [], 0
         if not self._draining and len(self._spill):
             self._drain_batch()
+        elif not len(self._spill) and self._held:
+            held, self._held = self._held, []
+            for record in held:
+                self.publish(record.topic, record.key, record.value, record.timestamp_ms)
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything (spill included) is acknowledged; False if ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
         while True:
             self.service(0.0)
-            if not len(self._spill) and not len(self._producer):
+            if not len(self._spill) and not self.queued:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
@@ -159,6 +174,8 @@ class KafkaPublisher:
             self._producer.poll(0)
             self._spill.prepend(self._purged)
             self._purged = None
+        self._spill.append(self._held)
+        self._held.clear()
         self._spill.close()
         return len(self._spill)
 

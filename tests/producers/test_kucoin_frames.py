@@ -190,7 +190,7 @@ def test_price_zero_and_size_zero_are_tolerated() -> None:
         ('[["1",null]]', "[]", "not a decimal"),
         ('[["1"]]', "[]", "not [price, size]"),
         ('[["1",1,3]]', "[]", "not [price, size]"),
-        ('[["1",[1]]]', "[]", "unhashable"),
+        ('[["1",[1]]]', "[]", "not a decimal: [1]"),
         ("[5]", "[]", "not iterable"),
         ('{"1":1}', "[]", "not a list"),
         ('"x"', "[]", "not a list"),

@@ -2,11 +2,16 @@
 
 Receive timestamps are the producer's own clock, so comparisons blank them (``receive_ts_ns=0``); every other
 field must match exactly.
+
+Two orders of truth: the fake's own (:meth:`Recorder.delivered`, exchange order), right whenever every connection
+delivers a stream in order; and the order the producer received the frames in (``as_received=True``), needed once
+frames are injected out of order: see :func:`received_in_order`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,10 +20,19 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 from ops.fake_exchange import Delivered, FakeExchange
+from producers.sink import Topics
 from schemas.codec import from_datum
-from schemas.records import Depth50, TickerV2
+from schemas.records import DeadLetter, Depth50, TickerV2
 
-__all__ = ["delivered_books", "delivered_tickers", "kafka_records", "without_receive_time"]
+__all__ = [
+    "assert_exactly_once",
+    "delivered_books",
+    "delivered_tickers",
+    "kafka_records",
+    "received_in_order",
+    "sent_frames",
+    "without_receive_time",
+]
 
 
 def _ticker(delivered: Delivered) -> TickerV2:
@@ -49,14 +63,39 @@ def _book(delivered: Delivered) -> Depth50:
     )
 
 
-def delivered_tickers(fx: FakeExchange, symbol: str) -> list[TickerV2]:
-    """Every distinct tickerV2 event the fake sent for ``symbol``, in exchange order."""
-    return [_ticker(d) for d in fx.recorder.delivered("tickerV2", symbol)]
+def sent_frames(fx: FakeExchange) -> list[Delivered]:
+    """Every frame the fake sent, all kinds: each connection's in send order, merged across them by send time."""
+    recorder = fx.recorder
+    return list(heapq.merge(*(recorder.connection_frames(c) for c in recorder.connections()), key=lambda d: d.sent_ns))
 
 
-def delivered_books(fx: FakeExchange, symbol: str) -> list[Depth50]:
+def received_in_order(fx: FakeExchange, channel: str, symbol: str) -> list[Delivered]:
+    """The frames of one stream a correct producer publishes, taken in the order it received them.
+
+    That order is each connection's send order, merged across connections by send time. The documented sequence
+    rules then keep a frame only when its sequence is higher than every one kept before: a Depth50 resend, a
+    duplicate (same sequence) and a regression (lower sequence, e.g. the later-sent frame of a swapped pair) are
+    dropped. Without injected reordering this equals the fake's exchange-order ground truth.
+    """
+    kept: list[Delivered] = []
+    for frame in sent_frames(fx):
+        mine = frame.kind == "data" and frame.channel == channel and frame.arg == symbol
+        if mine and (not kept or frame.sequence > kept[-1].sequence):
+            kept.append(frame)
+    return kept
+
+
+def delivered_tickers(fx: FakeExchange, symbol: str, *, as_received: bool = False) -> list[TickerV2]:
+    """Every distinct tickerV2 event the fake sent for ``symbol``, in exchange (or receive) order."""
+    frames = received_in_order(fx, "tickerV2", symbol) if as_received else fx.recorder.delivered("tickerV2", symbol)
+    return [_ticker(d) for d in frames]
+
+
+def delivered_books(fx: FakeExchange, symbol: str, *, as_received: bool = False) -> list[Depth50]:
     """Every distinct Depth50 book (unchanged resends collapsed) the fake sent for ``symbol``."""
-    return [_book(d) for d in fx.recorder.delivered_books("level2Depth50", symbol)]
+    channel = "level2Depth50"
+    frames = received_in_order(fx, channel, symbol) if as_received else fx.recorder.delivered_books(channel, symbol)
+    return [_book(d) for d in frames]
 
 
 def without_receive_time(records: Iterable[Any]) -> list[Any]:
@@ -97,3 +136,24 @@ def kafka_records(bootstrap: str, registry_url: str, topic: str, record_type: ty
         return out
     finally:
         consumer.close()
+
+
+def assert_exactly_once(
+    fx: FakeExchange, bootstrap: str, registry_url: str, topics: Topics, *, as_received: bool = False
+) -> int:
+    """Kafka holds every delivered event once, in order per symbol, and each malformed frame in the dead-letter
+    topic (raw bytes, reason); returns how many market-data records were checked."""
+    tickers = kafka_records(bootstrap, registry_url, topics.ticker_v2, TickerV2)
+    books = kafka_records(bootstrap, registry_url, topics.depth50, Depth50)
+    symbols = [contract.symbol for contract in fx.market.model.contracts]
+    assert set(tickers) | set(books) <= set(symbols)
+    for symbol in symbols:
+        expected = delivered_tickers(fx, symbol, as_received=as_received)
+        assert without_receive_time(tickers.get(symbol, [])) == expected, f"tickerV2 {symbol}"
+        expected_books = delivered_books(fx, symbol, as_received=as_received)
+        assert without_receive_time(books.get(symbol, [])) == expected_books, f"Depth50 {symbol}"
+    letters = kafka_records(bootstrap, registry_url, topics.dead_letter, DeadLetter)
+    malformed = [frame.text.encode() for frame in sent_frames(fx) if frame.kind == "malformed"]
+    assert sorted(letter.raw for letter in letters.get("ws", [])) == sorted(malformed)
+    assert set(letters) <= {"ws"} and all(letter.reason.startswith("malformed") for letter in letters.get("ws", []))
+    return sum(map(len, tickers.values())) + sum(map(len, books.values()))

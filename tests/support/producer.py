@@ -34,6 +34,16 @@ class RunningProducer:
     stop: asyncio.Event
     metrics: ProducerMetrics
 
+    def assert_running(self) -> None:
+        """Fail, with the producer's own error if it has one, unless it is still running."""
+        if self.task.done():
+            self.task.result()
+            raise AssertionError("the producer stopped on its own")
+
+    def sample(self, name: str, **labels: str) -> float:
+        """The current value of one metric sample (0 when it was never touched)."""
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
     async def finish(self, wait_s: float = 60.0) -> int:
         """Stop and wait; returns the records left in the spill (0 when everything reached Kafka)."""
         self.stop.set()
