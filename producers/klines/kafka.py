@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from ops.connections import kafka_config
 from ops.topics import TopicSpec, default_specs, ensure_topics
 from producers.klines.errors import KlineJobError
 from producers.klines.plan import Coverage, SeriesKey
@@ -38,7 +39,7 @@ def ensure_kline_topics(bootstrap_servers: str, topic: str, checkpoint_topic: st
     specs = [spec for spec in default_specs(topics={"kline": topic}) if spec.name == topic]
     # Compacted, with hourly segments so compaction (which skips the active segment) keeps start-up reads short.
     specs.append(TopicSpec(checkpoint_topic, 1, 1, {"cleanup.policy": "compact", "segment.ms": "3600000"}))
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": _LIBRDKAFKA_LOG}
+    config: dict[str, Any] = kafka_config(bootstrap_servers, {"logger": _LIBRDKAFKA_LOG})
     try:
         changes = ensure_topics(AdminClient(config), specs)
     except KafkaException as exc:
@@ -66,14 +67,16 @@ class TransactionalKlineWriter:
         self._codec = codec
         self._produced = metrics.records_produced.labels(topic)
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "transactional.id": transactional_id,
-                "transaction.timeout.ms": int(_TIMEOUT_S * 1000),
-                "linger.ms": 5,
-                "compression.type": "lz4",
-                "logger": _LIBRDKAFKA_LOG,
-            }
+            kafka_config(
+                bootstrap_servers,
+                {
+                    "transactional.id": transactional_id,
+                    "transaction.timeout.ms": int(_TIMEOUT_S * 1000),
+                    "linger.ms": 5,
+                    "compression.type": "lz4",
+                    "logger": _LIBRDKAFKA_LOG,
+                },
+            )
         )
 
     def start(self) -> dict[SeriesKey, Coverage]:
@@ -116,14 +119,16 @@ class TransactionalKlineWriter:
 
     def _read_checkpoints(self) -> dict[SeriesKey, Coverage]:
         consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"{self._checkpoint_topic}-reader",
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "logger": _LIBRDKAFKA_LOG,
-            }
+            kafka_config(
+                self._bootstrap,
+                {
+                    "group.id": f"{self._checkpoint_topic}-reader",
+                    "isolation.level": "read_committed",
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "logger": _LIBRDKAFKA_LOG,
+                },
+            )
         )
         try:
             partitions = consumer.list_topics(self._checkpoint_topic, timeout=_TIMEOUT_S).topics[self._checkpoint_topic]
