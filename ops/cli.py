@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from ops import config, connections, pipeline, topics_cli
 from ops.stack import cli as stack_cli
 from ops.stack.errors import StackError
+from processors import cli as processors_cli
+from processors.replay import cli as replay_cli
 from producers import cli as producers_cli
 from producers.klines import cli as klines_cli
 from schemas import cli as schemas_cli
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("arguments", nargs=argparse.REMAINDER, help="see `kucoin-kafka fake-exchange --help`")
     fake.set_defaults(handler=_fake_exchange)
     schemas_cli.register(commands)
+    processors_cli.register(commands)
+    replay_cli.register(commands)
     topics_cli.register(commands)
     return parser
 

@@ -22,7 +22,9 @@ from pathlib import Path
 import httpx
 import websockets
 
-__all__ = ["Result", "main", "measure"]
+from ops.bench.report import Figure
+
+__all__ = ["Result", "figures", "main", "measure"]
 
 _URL = re.compile(r"REST (http://\S+)")
 
@@ -108,6 +110,16 @@ async def _run(rest_url: str, pid: int, symbols: int, seconds: float) -> list[Re
         contracts = (await http.get("/api/v1/contracts/active")).json()["data"]
     names = [c["symbol"] for c in contracts][:symbols]
     return [await measure(rest_url, channel, names, seconds, pid) for channel in ("tickerV2", "level2Depth50")]
+
+
+def figures(symbols: int = 50, seconds: float = 4.0) -> list[Figure]:
+    """Frames/s the max-rate fake serves to one client, per stream (it must out-run the producers)."""
+    with fake_exchange_process(max(symbols, 20)) as (rest_url, pid):
+        results = asyncio.run(_run(rest_url, pid, symbols, seconds))
+    return [
+        Figure("fake exchange", f"{r.channel} frames to one client", "ours", r.frames / r.seconds, "frames/s")
+        for r in results
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

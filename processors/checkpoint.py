@@ -1,0 +1,129 @@
+"""The ordered checkpoint that makes a processor exactly-once, independent of Faust.
+
+One checkpoint commits, atomically per source partition, everything the worker did since the previous one: the
+derived records already sent, the changelog of the per-symbol state, and the input offsets. The steps run in a
+fixed order, as Quix Streams does it, and every early exit aborts:
+
+1. take the gate, so no event is half processed (its outputs sent but its offset not yet recorded);
+2. produce the changelog of every symbol whose state changed;
+3. flush the producers and fail if any record (output or changelog) was not delivered;
+4. send the offsets to the transaction and commit it (or, at-least-once, commit the consumer offsets).
+
+The offsets are the worker's own record of what it processed (:class:`Progress`), never a framework's ack
+bookkeeping: they are exactly the events whose outputs and state are in the transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Protocol
+
+__all__ = ["CheckpointError", "CheckpointPort", "Checkpointer", "DeliveryErrors", "Progress"]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint failed and was aborted: the worker must restart from the last committed state."""
+
+
+class CheckpointPort(Protocol):
+    """What a checkpoint drives, per source partition (one Kafka transaction each in exactly-once mode)."""
+
+    async def produce_changelogs(self, partitions: frozenset[int]) -> None:
+        """Send the changed state of these partitions' symbols (into their transactions)."""
+        ...
+
+    async def flush(self, partitions: frozenset[int]) -> None:
+        """Wait until every record sent for these partitions is acknowledged or failed."""
+        ...
+
+    async def commit(self, offsets: Mapping[int, int], start_new: bool) -> None:
+        """Commit the input offsets (next offset to read, per partition) with everything sent before."""
+        ...
+
+    async def abort(self, partitions: frozenset[int]) -> None:
+        """Abandon what these partitions sent since their last commit (best effort: never raises)."""
+        ...
+
+
+class DeliveryErrors:
+    """The first failed delivery, recorded by a callback and raised at the next checkpoint: never swallowed."""
+
+    def __init__(self) -> None:
+        self._first: BaseException | None = None
+
+    def on_delivery(self, delivery: asyncio.Future[object]) -> None:
+        if self._first is None and not delivery.cancelled() and delivery.exception() is not None:
+            self._first = delivery.exception()
+
+    def raise_first(self) -> None:
+        if self._first is not None:
+            raise CheckpointError(f"a record was not delivered: {self._first!r}") from self._first
+
+
+class Progress:
+    """Per source partition, the next offset to process, as the worker processed it."""
+
+    def __init__(self) -> None:
+        self._next: dict[int, int] = {}
+        self._committed: dict[int, int] = {}
+
+    def seen(self, partition: int, offset: int) -> bool:
+        """True for an offset already processed in this assignment (a redelivery after a seek)."""
+        return offset < self._next.get(partition, -1)
+
+    def done(self, partition: int, offset: int) -> None:
+        self._next[partition] = offset + 1
+
+    def position(self, partition: int) -> int | None:
+        return self._next.get(partition)
+
+    def uncommitted(self) -> dict[int, int]:
+        return {p: o for p, o in self._next.items() if self._committed.get(p) != o}
+
+    def committed(self, offsets: Mapping[int, int]) -> None:
+        self._committed.update(offsets)
+
+    def forget(self, partitions: frozenset[int]) -> None:
+        """Drop revoked partitions: a later owner starts again from their committed offsets."""
+        for partition in partitions:
+            self._next.pop(partition, None)
+            self._committed.pop(partition, None)
+
+
+class Checkpointer:
+    """Runs the ordered checkpoint; the event loop of the worker holds :attr:`gate` while it processes an event."""
+
+    def __init__(self, port: CheckpointPort, errors: DeliveryErrors) -> None:
+        self.gate = asyncio.Lock()
+        self.progress = Progress()
+        self.errors = errors
+        self.failed: CheckpointError | None = None
+        """Set by a failed checkpoint: nothing may be processed or committed after it, only a restart."""
+        self._port = port
+
+    async def checkpoint(self, start_new: bool = True) -> dict[int, int]:
+        """Commit what was processed; returns the committed offsets (empty when there was nothing to commit)."""
+        async with self.gate:
+            if self.failed is not None:
+                raise self.failed
+            offsets = self.progress.uncommitted()
+            if not offsets:
+                return {}
+            partitions = frozenset(offsets)
+            port = self._port
+            try:
+                self.errors.raise_first()
+                await port.produce_changelogs(partitions)
+                await port.flush(partitions)
+                self.errors.raise_first()
+                await port.commit(offsets, start_new)
+            except BaseException as exc:
+                await port.abort(partitions)
+                failed = exc if isinstance(exc, CheckpointError) else CheckpointError(f"checkpoint failed: {exc!r}")
+                self.failed = failed
+                if failed is exc or not isinstance(exc, Exception):
+                    raise
+                raise failed from exc
+            self.progress.committed(offsets)
+            return offsets

@@ -1,0 +1,39 @@
+"""Sink topics co-partitioned with the source, created or checked before a worker starts.
+
+A derived record goes to the same partition number as the input record it comes from, through that partition's
+transactional producer; that needs every sink to have exactly the source's partition count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+__all__ = ["copartition"]
+
+_TIMEOUT_S = 30.0
+
+
+def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str], replication: int = 1) -> int:
+    """The source's partition count, after creating missing sinks with it; raises ValueError for a sink (or the
+    source) that cannot be co-partitioned."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    metadata = admin.list_topics(timeout=_TIMEOUT_S)
+    existing = {name: len(topic.partitions) for name, topic in metadata.topics.items() if topic.error is None}
+    if source not in existing:
+        raise ValueError(f"input topic {source} does not exist")
+    partitions = existing[source]
+    wrong = {sink: existing[sink] for sink in sinks if sink in existing and existing[sink] != partitions}
+    if wrong:
+        raise ValueError(f"sinks {wrong} must have the {partitions} partitions of {source} (co-partitioning)")
+    missing = sorted({sink for sink in sinks if sink not in existing})
+    if missing:
+        futures = admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
+        for name, future in futures.items():
+            try:
+                future.result(timeout=_TIMEOUT_S)
+            except Exception as exc:  # a concurrent worker may have created it: check the result, not the race
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise ValueError(f"cannot create sink {name}: {exc}") from exc
+    return partitions
