@@ -16,7 +16,7 @@ from ops.connections import kafka_config
 from schemas.catalog import DERIVED_SCHEMAS, RecordSchema
 from schemas.codec import AvroCodec
 from schemas.derived import ImbalanceBar, KlineBar, LateEvent, TickerBar
-from schemas.registry import registry_client
+from schemas.registry import codec_for, registry_client
 
 __all__ = ["DerivedView", "describe"]
 
@@ -73,9 +73,8 @@ class DerivedView:
         symbols: frozenset[str] | None = None,
     ) -> None:
         registry = registry_client(registry_url)
-        lookup = lambda schema_id: registry.get_schema(schema_id).schema_str or ""  # noqa: E731
         self._codecs: dict[str, AvroCodec[Any]] = {
-            schema.default_topic: AvroCodec(schema, -1, lookup) for schema in schemas
+            schema.default_topic: codec_for(registry, schema, schema.default_topic) for schema in schemas
         }
         self._symbols = symbols
         self._consumer = Consumer(

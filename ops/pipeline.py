@@ -145,30 +145,11 @@ def _jobs(args: argparse.Namespace, symbols: str, logs: Path, rest_url: str) -> 
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    stack = LocalStack(settings)
-    endpoints = stack.up()
+    endpoints = LocalStack(settings).up()
     _provision(endpoints)
     logs = settings.home / "logs" / "pipeline"
     jobs: list[_Job] = []
     rest_url = settings.kucoin_rest_url
-    if args.fake_exchange:
-        port = _free_port()
-        fake = _Job(
-            "fake-exchange",
-            _cli("fake-exchange", "--port", str(port), "--symbols", str(args.fake_symbols), "--seed", "1"),
-            logs / "fake-exchange.log",
-        )
-        fake.start()
-        jobs.append(fake)
-        rest_url = f"http://127.0.0.1:{port}"
-        _wait_http(f"{rest_url}/api/v1/timestamp", 30)
-    symbols = args.symbols or ("all" if args.fake_exchange else DEFAULT_SYMBOLS)
-    jobs += _jobs(args, symbols, logs, rest_url)
-    for job in jobs[1 if args.fake_exchange else 0 :]:
-        job.start()
-    print(f"pipeline running ({', '.join(job.name for job in jobs)}); logs in {logs}; Ctrl-C stops it")
-    symbols = frozenset(args.show.split(",")) if args.show else None
-    view = DerivedView(endpoints.bootstrap_servers, endpoints.schema_registry_url, symbols=symbols)
     stopping = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -177,16 +158,32 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    ends_at = None if args.duration is None else time.monotonic() + args.duration
     code = 0
-    try:
+    view: DerivedView | None = None
+    try:  # from the first job on, whatever happens, every started job is stopped
+        if args.fake_exchange:
+            port = _free_port()
+            fake_argv = ["fake-exchange", "--port", str(port), "--symbols", str(args.fake_symbols), "--seed", "1"]
+            jobs.append(_Job("fake-exchange", _cli(*fake_argv), logs / "fake-exchange.log"))
+            jobs[0].start()
+            rest_url = f"http://127.0.0.1:{port}"
+            _wait_http(f"{rest_url}/api/v1/timestamp", 30)
+        symbols = args.symbols or ("all" if args.fake_exchange else DEFAULT_SYMBOLS)
+        for job in _jobs(args, symbols, logs, rest_url):
+            jobs.append(job)
+            job.start()
+        print(f"pipeline running ({', '.join(job.name for job in jobs)}); logs in {logs}; Ctrl-C stops it")
+        shown = frozenset(args.show.split(",")) if args.show else None
+        view = DerivedView(endpoints.bootstrap_servers, endpoints.schema_registry_url, symbols=shown)
+        ends_at = None if args.duration is None else time.monotonic() + args.duration
         while not stopping and (ends_at is None or time.monotonic() < ends_at):
             view.poll(_print)
             code = _supervise(jobs)
             if code:
                 break
     finally:
-        view.close()
+        if view is not None:
+            view.close()
         for job in reversed(jobs):
             job.stop()
         deadline = time.monotonic() + STOP_GRACE_S
