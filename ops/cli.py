@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fake.add_argument("arguments", nargs=argparse.REMAINDER, help="see `kucoin-kafka fake-exchange --help`")
     fake.set_defaults(handler=_fake_exchange)
+    bench = commands.add_parser(
+        "bench", add_help=False, help="run the benchmark suite: table, JSON and PNG chart (see bench --help)"
+    )
+    bench.set_defaults(handler=lambda args, settings: _passthrough("bench", []))
     schemas_cli.register(commands)
     processors_cli.register(commands)
     replay_cli.register(commands)
@@ -53,16 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fake_exchange(args: argparse.Namespace, settings: config.Settings) -> int:
-    from ops.fake_exchange.cli import main as fake_exchange_main
+    return _passthrough("fake-exchange", args.arguments)
 
-    return fake_exchange_main(args.arguments)
+
+def _passthrough(command: str, arguments: list[str]) -> int:
+    """Commands with a parser of their own (options and --help included)."""
+    if command == "fake-exchange":
+        from ops.fake_exchange.cli import main as fake_exchange_main
+
+        return fake_exchange_main(arguments)
+    from ops.bench.suite import main as bench_main
+
+    return bench_main(arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["fake-exchange"]:  # its own parser, options and --help included
-        return _fake_exchange(argparse.Namespace(arguments=argv[1:]), config.load())
+    if argv[:1] in (["fake-exchange"], ["bench"]):  # their own parsers, options and --help included
+        connections.use(config.load())
+        return _passthrough(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = config.load()

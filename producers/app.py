@@ -86,11 +86,13 @@ async def run_produce(
         "dead_letter": codec_for(registry, by_name("dead_letter"), options.topics.dead_letter),
     }
 
+    acked, ack_latency = metrics.records_acked.labels(), metrics.receive_to_ack.labels()
+
     def acknowledged(msg: Message) -> None:
-        metrics.records_acked.inc()
+        acked.inc()
         latency = msg.latency()
         if latency is not None:
-            metrics.receive_to_ack.observe(latency)
+            ack_latency.observe(latency)
         if on_ack is not None:
             on_ack(msg)
 

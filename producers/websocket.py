@@ -125,11 +125,14 @@ class _Connection:
     streaming: asyncio.Event = field(default_factory=asyncio.Event)
     replacement: asyncio.Task[bool] | None = None
     closing: asyncio.Task[None] | None = None
+    changed: bool = False
+    """The session got work from outside the pump (new topics, a close): serve it before the next frame."""
 
     def close(self, reason: str) -> None:
         """Decide to close (unless already decided) and start the closing handshake."""
         if _open(self.session):
             self.session.close(reason)
+            self.changed = True
         self.handshake()
 
     def handshake(self) -> None:
@@ -158,6 +161,7 @@ class _ShardWorker:
         self.topics = topics
         if self._current is not None and self._current.session.state is not State.CLOSED:
             self._current.session.set_topics(topics)
+            self._current.changed = True
 
     async def stop(self) -> None:
         """Close the connection, publishing what it still receives, and end the worker (cancelled if stuck)."""
@@ -240,11 +244,19 @@ class _ShardWorker:
         return streamed
 
     async def _pump(self, ws: websockets.ClientConnection, connection: _Connection) -> bool:
-        """Read until the socket is closed, by either side; after our own close, until the handshake ends."""
+        """Read until the socket is closed, by either side; after our own close, until the handshake ends.
+
+        The session is served (timers, messages to send, signals) before each batch of frames rather than before
+        every frame: a market-data frame changes nothing that serving depends on, so a batch runs until the
+        session's next deadline, a control frame, or work from outside (see :meth:`_batch`).
+        """
         owner, session = self._owner, connection.session
+        if not _open(session):  # stopped while the socket was opening: nothing to stream
+            return False
         session.opened(owner.monotonic())
         while True:
-            timeout = None
+            deadline = None
+            connection.changed = False
             if _open(session):
                 now = owner.monotonic()
                 session.advance(now)
@@ -254,13 +266,13 @@ class _ShardWorker:
                 if session.state is State.STREAMING:
                     connection.streaming.set()
                 deadline = session.next_deadline()
-                timeout = None if deadline is None else max(0.0, deadline - owner.monotonic())
             if not _open(session):
                 connection.handshake()
-                timeout = None
+                deadline = None
             try:
-                async with asyncio.timeout(timeout):  # no task per frame (as wait_for makes): recv is cancel-safe
-                    frame = await ws.recv()
+                # One timeout per batch (no task, as wait_for makes): recv is cancel-safe.
+                async with asyncio.timeout(None if deadline is None else max(0.0, deadline - owner.monotonic())):
+                    await self._batch(ws, connection, deadline)
             except TimeoutError:
                 continue
             except ConnectionClosed as closed:
@@ -268,11 +280,24 @@ class _ShardWorker:
                     owner.metrics.reconnects.labels("closed-by-server").inc()
                     log.info("shard %d: connection closed (%s)", self.index, closed)
                 break
-            receive_ts_ns = owner.wall_clock_ns()
-            event = session.receive(frame, owner.monotonic(), receive_ts_ns)
-            owner.market.handle(event, frame, receive_ts_ns)
         self._act(session.signals(), connection)
         return connection.streaming.is_set()
+
+    async def _batch(self, ws: websockets.ClientConnection, connection: _Connection, deadline: float | None) -> None:
+        """Receive and publish frames until the session needs serving: after a frame that is not market data (it
+        may change the session's state), once ``deadline`` has passed, or when the session changed from outside.
+        """
+        owner, session, market = self._owner, connection.session, self._owner.market
+        while True:
+            frame = await ws.recv()
+            receive_ts_ns = owner.wall_clock_ns()
+            now = owner.monotonic()
+            event = session.receive(frame, now, receive_ts_ns)
+            market.handle(event, frame, receive_ts_ns)
+            if type(event) is not Book and type(event) is not TickerV2:
+                return
+            if connection.changed or (deadline is not None and now >= deadline):
+                return
 
     def _act(self, signals: list[Signal], connection: _Connection) -> None:
         for signal in signals:

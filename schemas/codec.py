@@ -1,6 +1,7 @@
 """Typed records <-> Avro in the Confluent Schema Registry wire format (magic 0, 4-byte schema id, Avro body).
 
-Encoding uses the schema id registered at start-up (a warmed cache: no registry call per record). Decoding reads
+Encoding uses the schema id registered at start-up (a warmed cache: no registry call per record), and
+:mod:`schemas.fast_encode` for flat schemas such as the raw market data (fastavro for anything else). Decoding reads
 the writer's schema id from each payload and resolves it against the reader's schema, so records written with an
 older compatible version still decode. Writer schemas are fetched once per id through a one-method lookup, so
 the registry client stays at the edge.
@@ -21,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import fastavro
 
 from schemas.catalog import RecordSchema
+from schemas.fast_encode import flat_encoder
 
 __all__ = ["AvroCodec", "CodecError", "from_datum", "to_datum"]
 
@@ -105,9 +107,14 @@ class AvroCodec(Generic[R]):
         self._writer_schema_by_id = writer_schema_by_id
         self._writers: dict[int, Any] = {schema_id: self._parsed}
         self._record_type: type[R] = schema.record_type
+        self._fast = flat_encoder(schema.definition, self._header)
 
     def encode(self, record: R) -> bytes:
         """The framed Avro payload of ``record``."""
+        if self._fast is not None:
+            payload = self._fast(record)
+            if payload is not None:
+                return payload
         return self.encode_datum(to_datum(record))
 
     def encode_datum(self, datum: dict[str, Any]) -> bytes:

@@ -12,9 +12,9 @@ process (``kucoin-kafka fake-exchange --max-rate``, so it does not share our cor
 
 Rates count records acknowledged by the broker over a measuring window after a warm-up (``limit``: all frames, up
 to the final flush); CPU is this process's user + system time over the window, librdkafka's threads included.
-Then ``ours`` runs at the full-market rate (the fake at real speed with every contract, both streams, default
-settings): p99 from receive (the record's ``receive_ts_ns``) to the ack callback, the broker's own produce-to-ack
-latency as librdkafka measures it, and this process's peak RSS during that run.
+Before those, ``ours`` runs at the full-market rate (the fake at real speed with every contract, both streams,
+default settings): p99 from receive (the record's ``receive_ts_ns``) to the ack callback, the broker's own
+produce-to-ack latency as librdkafka measures it, and this process's peak RSS during that run.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from confluent_kafka.admin import AdminClient
 
 from ops import config
 from ops.bench.fake_exchange import cpu_seconds, fake_exchange_process
+from ops.bench.report import Figure
 from ops.stack.local import Endpoints, LocalStack
 from ops.topics import default_specs, ensure_topics
 from producers.app import ProduceOptions, run_produce
@@ -373,14 +374,15 @@ async def _throughput(bench: Bench, stream: Stream) -> list[Measurement]:
     return results
 
 
-async def _run(bench: Bench) -> None:
+async def _run(bench: Bench) -> list[Figure]:
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"broker {bench.endpoints.bootstrap_servers}; {bench.symbols} symbols per stream; window {bench.seconds} s")
+    # The full market first: the throughput runs leave this process' heap grown by their captured frames.
+    with fake_exchange_process(FULL_MARKET_SYMBOLS, max_rate=False) as (rest_url, _):
+        latencies, depth_rate, record_rate, rss = await full_market(bench, rest_url)
     table = []
     for stream in (Stream.TICKER_V2, Stream.DEPTH50):
         table += await _throughput(bench, stream)
-    with fake_exchange_process(FULL_MARKET_SYMBOLS, max_rate=False) as (rest_url, _):
-        latencies, depth_rate, record_rate, rss = await full_market(bench, rest_url)
     print("\nratios (frames/s):")
     for stream in (Stream.TICKER_V2, Stream.DEPTH50):
         rates = {m.name: m.rate for m in table if m.stream is stream}
@@ -400,6 +402,47 @@ async def _run(bench: Bench) -> None:
         f"p99 {_p(latencies.produce_to_ack, 0.99) * 1e3:.1f} ms"
     )
     print(f"  peak RSS {rss:.0f} MB")
+    figures = [
+        Figure("producer", f"{m.stream.value} frames to broker ack", {"naive": "baseline"}.get(m.name, m.name), m.rate,
+               "frames/s", f"{bench.symbols} symbols")
+        for m in table
+    ]  # fmt: skip
+    note = f"{FULL_MARKET_SYMBOLS} contracts at real speed, tickerV2 + Depth50"
+    figures += [
+        Figure(
+            "producer", "full market: receive to ack p99", "ours", _p(latencies.receive_to_ack, 0.99) * 1e3, "ms", note
+        ),
+        Figure("producer", "full market: peak RSS", "ours", rss, "MB", note),
+        Figure("producer", "full market: Depth50 frames in", "ours", depth_rate, "frames/s", note),
+    ]
+    return figures
+
+
+async def _scaling(bench: Bench) -> list[Figure]:
+    """Our producer on Depth50 at 10, 100 and ~700 symbols: how the cost grows with the market."""
+    out = []
+    for symbols in (10, 100, FULL_MARKET_SYMBOLS):
+        sized = Bench(bench.endpoints, symbols, bench.seconds, bench.warmup_s)
+        try:
+            with fake_exchange_process(symbols) as (rest_url, _):
+                measured = await ours(sized, rest_url, Stream.DEPTH50)
+        finally:
+            sized.cleanup()
+        cpu = f", {measured.records / measured.cpu_s:,.0f} per CPU-second" if measured.cpu_s else ""
+        out.append(
+            Figure("scaling", f"producer Depth50, {symbols} symbols", "ours", measured.rate, "frames/s", cpu[2:])
+        )
+    return out
+
+
+def figures(scale: float = 1.0) -> list[Figure]:
+    """The producer part of the benchmark suite: naive, ours and limit per stream, full market, scaling."""
+    seconds = max(2.0, 6.0 * scale)
+    bench = Bench(LocalStack(config.load()).endpoints, 100, seconds, min(2.0, seconds / 2))
+    try:
+        return asyncio.run(_run(bench)) + asyncio.run(_scaling(bench))
+    finally:
+        bench.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,7 +118,8 @@ def _backfill(args: argparse.Namespace, settings: Settings) -> int:
     except (KlineJobError, KucoinError) as exc:
         print(f"kucoin-kafka: error: {exc}", file=sys.stderr)
         return 1
-    if not complete:
+    if not complete and not options.follow:
+        # A bounded backfill cut short tells scripts so; a --follow job stopped by its supervisor exits 0.
         print("kucoin-kafka: backfill stopped before the end; run it again to resume", file=sys.stderr)
         return 130
     return 0

@@ -4,11 +4,16 @@ Bytes or text in, one event out, never an exception: anything unparseable or sch
 :class:`Malformed`, so a single bad frame cannot stop a connection. Exchange decimals keep their exact wire
 text (see :mod:`.lossless`); market data becomes the records of :mod:`schemas.records`.
 
-This runs for every frame (tens of thousands per second per core), hence the C-level ``map``/``zip`` calls and
-the per-parser cache of validated book prices: the book is resent every 100 ms, so almost every price was seen in
-the previous frame, and a dictionary hit is several times cheaper than validating its decimal again. A side whose
+This runs for every frame (tens of thousands per second per core), hence orjson, the C-level ``map``/``zip`` calls
+and the per-parser cache of validated book prices: the book is resent every 100 ms, so almost every price was seen
+in the previous frame, and a dictionary hit is several times cheaper than validating its decimal again. A side whose
 prices are all cached text and whose sizes are all non-negative integers (the wire format) takes that fast path;
 anything else is checked level by level, with the same verdicts.
+
+orjson turns fractional numbers (and integers beyond 64 bits) into binary floats, which would lose the exact text.
+Every number of a market-data event passes an integer or decimal-text check that refuses floats, so a market-data
+event from orjson's tree is exactly the lossless parse's; any other outcome (a control frame, a malformed one, a
+2021-era float price) is parsed again with the lossless decoder, and that result stands.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 from operator import gt, lt
-from typing import Any, cast
+from typing import Any
+
+import orjson
 
 from schemas.records import Depth50, Kline, TickerV2
 
@@ -60,6 +67,8 @@ _LevelEntry = tuple[str, str, float]
 """A validated level: price text, size text, and the price as a float for the ordering checks only."""
 _INTEGERS = frozenset({int})
 _Side = tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...]]
+_INVALID = (TypeError, ValueError, IndexError, AttributeError, RecursionError)
+"""What a frame breaking the schema raises (with ``KeyError``): it becomes :class:`Malformed`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,19 +146,25 @@ class FrameParser:
 
     def __init__(self, *, level_cache_size: int = DEFAULT_LEVEL_CACHE_SIZE) -> None:
         self._levels: dict[str, float] = {}  # validated price text -> its float, for the ordering checks
+        self._sizes: dict[int, str] = {}  # size in lots -> its text (str() of an int is slower than a hit)
         self._level_cache_size = level_cache_size
 
     def parse(self, frame: bytes | bytearray | memoryview | str, receive_ts_ns: int) -> Event:
         """Turn one frame into one event; ``receive_ts_ns`` stamps market-data records."""
         try:
-            text = frame if isinstance(frame, str) else bytes(frame).decode()
-            return self._event(loads(text), text, receive_ts_ns)
+            event = self._event(orjson.loads(frame), receive_ts_ns)
+            if type(event) is Book or type(event) is TickerV2 or type(event) is Candle:
+                return event
+        except (KeyError, *_INVALID):
+            pass
+        try:
+            return self._event(loads(frame), receive_ts_ns)
         except KeyError as exc:
             return Malformed(f"missing field {exc}", frame)
-        except (TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
+        except _INVALID as exc:
             return Malformed(str(exc) or type(exc).__name__, frame)
 
-    def _event(self, msg: Any, text: str, receive_ts_ns: int) -> Event:
+    def _event(self, msg: Any, receive_ts_ns: int) -> Event:
         if type(msg) is not dict:
             raise _Invalid("frame is not a JSON object")
         kind = msg.get("type")
@@ -224,19 +239,32 @@ class FrameParser:
         except (TypeError, ValueError):
             return self._checked_side(levels)
         # Only str keys are cached, so a JSON true/false (equal to 1/0) or a number never hits.
-        values = tuple(map(self._levels.get, prices))
-        if None in values or set(map(type, sizes)) != _INTEGERS or min(sizes) < 0:
+        try:
+            values = tuple(map(self._levels.__getitem__, prices))
+        except KeyError:
             return self._checked_side(levels)
-        return prices, tuple(map(str, sizes)), cast(tuple[float, ...], values)
+        if set(map(type, sizes)) != _INTEGERS:
+            return self._checked_side(levels)
+        try:
+            texts = tuple(map(self._sizes.__getitem__, sizes))  # only non-negative ints are cached
+        except KeyError:
+            if min(sizes) < 0:
+                return self._checked_side(levels)
+            texts = tuple(map(str, sizes))
+            self._remember(self._sizes, sizes, texts)
+        return prices, texts, values
 
     def _checked_side(self, levels: list[Any]) -> _Side:
         """Validate level by level (the exact error for a bad one), and cache the prices."""
         entries = [_level(tuple(level)) for level in levels]
         prices, sizes, values = zip(*entries, strict=True)
-        if len(self._levels) + len(prices) > self._level_cache_size:
-            self._levels.clear()
-        self._levels.update(zip(prices, values, strict=True))
+        self._remember(self._levels, prices, values)
         return prices, sizes, values
+
+    def _remember(self, cache: dict[Any, Any], keys: tuple[Any, ...], values: tuple[Any, ...]) -> None:
+        if len(cache) + len(keys) > self._level_cache_size:
+            cache.clear()
+        cache.update(zip(keys, values, strict=True))
 
 
 _DEFAULT_PARSER = FrameParser()

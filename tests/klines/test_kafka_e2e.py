@@ -222,8 +222,7 @@ async def test_follow_publishes_each_newly_closed_candle_once(services: Endpoint
         job = asyncio.create_task(
             run_klines(options, targets(services, fx, topic), ProducerMetrics(), stop, ProgressBar(None, False))
         )
-        await asyncio.sleep(1.0)
-        backfilled = await asyncio.to_thread(committed_coverage, services.bootstrap_servers, f"{topic}.checkpoints")
+        backfilled = await _coverage_of_every_series(services, f"{topic}.checkpoints", 2)
         await asyncio.sleep(4.0)
         stop.set()
         assert await asyncio.wait_for(job, 10)
@@ -240,6 +239,16 @@ async def test_follow_publishes_each_newly_closed_candle_once(services: Endpoint
         first, end = covered.intervals[0]
         expected = truth(fx.market.model, key.symbol, 1, first, end, now)
         assert blank(series_of(records, key.symbol, 1)) == expected
+
+
+async def _coverage_of_every_series(services: Endpoints, topic: str, series: int) -> dict[SeriesKey, Coverage]:
+    """The committed coverage once the backfill has committed something for each series (a loaded CI is slow)."""
+    deadline = time.monotonic() + 30
+    while True:
+        coverage = await asyncio.to_thread(committed_coverage, services.bootstrap_servers, topic)
+        if len(coverage) >= series or time.monotonic() > deadline:
+            return coverage
+        await asyncio.sleep(0.2)
 
 
 def test_a_restart_aborts_the_open_transaction_of_a_killed_run_and_fences_it(services: Endpoints) -> None:

@@ -1,0 +1,150 @@
+"""The orjson fast path of :class:`FrameParser` gives exactly the lossless parse's events, on every capture and on
+frames built to tempt it (float prices, integers beyond 64 bits, constants, surrogates, duplicate keys)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from producers.kucoin import frames
+from producers.kucoin.frames import Book, Event, FrameParser, Malformed
+from schemas.records import TickerV2
+
+from .conftest import CAPTURES, MISSING, load_captures
+
+RX = 1_790_000_000_000_000_000
+WS_CAPTURES = ("ws_tickerV2.jsonl", "ws_depth50.jsonl", "ws_candle.jsonl", "ws_control.jsonl", "ws_other.jsonl")
+
+
+class _NoOrjson:
+    """Stands in for orjson: every frame takes the lossless path."""
+
+    @staticmethod
+    def loads(data: Any) -> Any:
+        raise ValueError("orjson disabled")
+
+
+@pytest.fixture
+def lossless(monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes | str], Event]:
+    """Parse with the lossless decoder alone, on a fresh parser (the fast path is restored after the test)."""
+
+    def parse(frame: bytes | str) -> Event:
+        with monkeypatch.context() as patch:
+            patch.setattr(frames, "orjson", _NoOrjson)
+            return FrameParser().parse(frame, RX)
+
+    return parse
+
+
+def _ticker(bid: str, size: str, ts: str = "1731665526461000000", extra: str = "") -> bytes:
+    return (
+        '{"topic":"/contractMarket/tickerV2:XBTUSDTM","type":"message","subject":"tickerV2","data":{'
+        f'"symbol":"XBTUSDTM","sequence":1709284589209,"bestBidSize":{size},"bestBidPrice":{bid},'
+        f'"bestAskPrice":"88987.5","bestAskSize":1037,"ts":{ts}{extra}}}}}'
+    ).encode()
+
+
+def _depth(bids: str, asks: str = '[["88988",3]]', sequence: str = "1709294490099") -> bytes:
+    return (
+        '{"topic":"/contractMarket/level2Depth50:XBTUSDTM","type":"message","subject":"level2",'
+        f'"data":{{"bids":{bids},"sequence":{sequence},"ts":1731680249700,"asks":{asks}}}}}'
+    ).encode()
+
+
+TEMPTING = [
+    _ticker('"88987.4"', "713"),
+    _ticker("88987.40", "713"),  # a 2021-style number price: its text must stay 88987.40
+    _ticker('"88987.4"', "713.0"),
+    _ticker('"88987.4"', "1E3"),
+    _ticker('"88987.4"', "18446744073709551616"),  # beyond 64 bits: orjson gives a float
+    _ticker('"88987.4"', "-9223372036854775809"),
+    _ticker('"88987.4"', "713", ts="1.731665526461E18"),
+    _ticker('"88987.4"', "713", ts="99999999999999999999"),
+    _ticker('"88987.4"', "NaN"),
+    _ticker('"88987.4"', "713", extra=',"bestBidPrice":"1.5"'),  # duplicate key: the last one wins
+    _ticker('"88987.4"', "713", extra=',"note":"\\ud800"'),  # a lone surrogate escape
+    _ticker('"88987.4"', "713", extra=',"x":1e400'),
+    _ticker('"\\u0038\\u0038987.4"', "713"),
+    _ticker('"88987.4"', "true"),
+    _ticker('"88987.4"', "-0"),
+    _depth('[["88987.4",1],["88987.3",2]]'),
+    _depth("[[31528.00000000,2856],[31527.0,10]]"),
+    _depth('[["88987.4",1.0]]'),
+    _depth('[["88987.4",1],["88987.3",true]]'),
+    _depth('[["88987.4",-1]]'),
+    _depth('[["88987.4",18446744073709551616]]'),
+    _depth('[["88987.4",1]]', sequence="1.709294490099E12"),
+    _depth('[["88987.4",1,2]]'),
+    _depth('[[["88987.4"],1]]'),
+    _depth('[["88989",1]]'),  # crossed
+    '{"topic":"/contractMarket/tickerV2:A","data":{}}'.encode("utf-16"),
+    b'{"topic":"/contractMarket/tickerV2:\xed\xa0\x80","type":"message","data":{}}',  # UTF-8 of a surrogate
+    b"\xef\xbb\xbf{}",
+    b'{"id":1.0,"type":"ack"}',
+    b'{"id":"1","type":"pong","timestamp":1.5}',
+    b'{"type":"error","code":400,"data":1.50}',
+    b'{"type":1.0}',
+    b"[" * 5000 + b"]" * 5000,
+    b"",
+]
+
+
+@pytest.mark.parametrize("frame", TEMPTING, ids=range(len(TEMPTING)))
+def test_tempting_frames_parse_as_the_lossless_parser_says(
+    frame: bytes, lossless: Callable[[bytes | str], Event]
+) -> None:
+    assert FrameParser().parse(frame, RX) == lossless(frame)
+    assert FrameParser().parse(frame.decode(errors="surrogateescape"), RX) == lossless(
+        frame.decode(errors="surrogateescape")
+    )
+
+
+def test_float_prices_keep_their_exact_text() -> None:
+    event = FrameParser().parse(_depth("[[31528.00000000,2856],[31527.0,10]]"), RX)
+    assert isinstance(event, Book)
+    assert event.record.bid_prices == ("31528.00000000", "31527.0")
+    ticker = FrameParser().parse(_ticker("88987.40", "713"), RX)
+    assert isinstance(ticker, TickerV2) and ticker.best_bid_price == "88987.40"
+
+
+@pytest.mark.skipif(not CAPTURES.is_dir(), reason=MISSING)
+@pytest.mark.parametrize("name", WS_CAPTURES)
+def test_every_capture_parses_as_the_lossless_parser_says(name: str, lossless: Callable[[bytes | str], Event]) -> None:
+    parser = FrameParser()  # one parser for the whole file, so its caches are exercised too
+    for capture in load_captures(name):
+        assert parser.parse(capture.raw, RX) == lossless(capture.raw), capture
+        assert parser.parse(capture.raw.encode(), RX) == lossless(capture.raw.encode()), capture
+
+
+def test_random_number_spellings_parse_as_the_lossless_parser_says(lossless: Callable[[bytes | str], Event]) -> None:
+    """Levels and ticker fields spelled at random as strings, ints, floats, exponents and huge integers."""
+    rng = random.Random(4)
+    spellings: list[Callable[[float], str]] = [
+        lambda p: f'"{p}"',
+        lambda p: str(int(p)),
+        lambda p: f"{p:.8f}",
+        lambda p: f"{p:.3E}",
+        lambda p: str(int(p) * 10**20),
+        lambda p: "-" + str(int(p)),
+    ]
+    parser = FrameParser(level_cache_size=64)
+    for _ in range(400):
+        prices = sorted({round(rng.uniform(1, 100), 1) for _ in range(rng.randrange(1, 6))}, reverse=True)
+        levels = ",".join(f"[{rng.choice(spellings)(p)},{rng.choice(spellings)(rng.randrange(1, 99))}]" for p in prices)
+        for frame in (_depth(f"[{levels}]", asks="[]"), _ticker(rng.choice(spellings)(prices[0]), str(prices[-1]))):
+            expected = lossless(frame)
+            assert parser.parse(frame, RX) == expected, frame
+            if isinstance(expected, Malformed):
+                assert expected.raw is frame
+
+
+def test_wire_format_frames_never_reach_the_lossless_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(data: Any) -> Any:
+        raise AssertionError("the lossless decoder was used")
+
+    monkeypatch.setattr(frames, "loads", refuse)
+    assert isinstance(FrameParser().parse(_ticker('"88987.4"', "713"), RX), TickerV2)
+    assert isinstance(FrameParser().parse(_depth('[["88987.4",1],["88987.3",2]]'), RX), Book)
