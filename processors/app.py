@@ -27,7 +27,7 @@ from faust.types import TP
 
 from processors.checkpoint import Checkpointer, CheckpointError, DeliveryErrors
 from processors.core import SymbolState
-from processors.eos import EXIT_CRASHED, EosApp, EosTableManager, fatal
+from processors.eos import EXIT_CRASHED, EosApp, EosTableManager, fatal, faust_credentials
 from processors.jobs import JobSpec
 from processors.metrics import WorkerStats
 from processors.runner import Runner, decode_state, encode_state
@@ -162,6 +162,7 @@ def build_app(config: WorkerConfig, stats: WorkerStats) -> EosApp:
     app = EosApp(
         config.group_id,
         broker=[f"kafka://{server}" for server in config.bootstrap_servers.split(",")],
+        broker_credentials=faust_credentials(),
         processing_guarantee="exactly_once" if config.exactly_once else "at_least_once",
         store="memory://",
         autodiscover=False,

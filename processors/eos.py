@@ -50,6 +50,8 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from mode.utils.futures import notify
 
+from ops.connections import aiokafka_options
+
 __all__ = [
     "EXIT_CRASHED",
     "CommitHook",
@@ -61,6 +63,7 @@ __all__ = [
     "EosTransactionManager",
     "EosTransport",
     "fatal",
+    "faust_credentials",
 ]
 
 log = logging.getLogger(__name__)
@@ -215,7 +218,9 @@ async def last_committed_offsets(brokers: Any, tps: set[TP], window: int = 64) -
     """Per partition, the offset of the last record of a committed transaction (-1 for none), read from the tail
     with a read_committed consumer, the window doubling until a record shows up or the start is reached."""
     servers = [f"{url.host}:{url.port or 9092}" for url in brokers]
-    client = AIOKafkaConsumer(bootstrap_servers=servers, isolation_level="read_committed", enable_auto_commit=False)
+    client = AIOKafkaConsumer(
+        bootstrap_servers=servers, isolation_level="read_committed", enable_auto_commit=False, **aiokafka_options()
+    )
     await client.start()
     try:
         parts = [TopicPartition(tp.topic, tp.partition) for tp in tps]
@@ -281,3 +286,19 @@ class EosApp(faust.App):
     @property
     def deliveries(self) -> DeliveryLog:
         return cast(EosConsumer, self.consumer).deliveries
+
+
+def faust_credentials() -> faust.types.auth.CredentialsT | None:
+    """The process's Kafka security (``ops.connections``) as Faust broker credentials (None: PLAINTEXT)."""
+    options = aiokafka_options()
+    protocol = options["security_protocol"]
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return faust.SSLCredentials(options["ssl_context"])
+    return faust.SASLCredentials(
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        mechanism=options["sasl_mechanism"],
+        ssl_context=options.get("ssl_context"),
+    )

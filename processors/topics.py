@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from ops.connections import kafka_config
+
 __all__ = ["copartition"]
 
 _TIMEOUT_S = 30.0
@@ -18,7 +20,7 @@ _TIMEOUT_S = 30.0
 def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str], replication: int = 1) -> int:
     """The source's partition count, after creating missing sinks with it; raises ValueError for a sink (or the
     source) that cannot be co-partitioned."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(kafka_config(bootstrap_servers))
     metadata = admin.list_topics(timeout=_TIMEOUT_S)
     existing = {name: len(topic.partitions) for name, topic in metadata.topics.items() if topic.error is None}
     if source not in existing:

@@ -115,7 +115,7 @@ def write_chart(path: Path, figures: Iterable[Figure], title: str) -> None:
     for figure in rates:
         if (figure.suite, figure.case) not in cases:
             cases.append((figure.suite, figure.case))
-    fig, ax = plt.subplots(figsize=(11, 0.55 * len(cases) * 3 + 1.5))
+    fig, ax = plt.subplots(figsize=(11, 0.3 * len(cases) * 3 + 1.5))
     colours = {"baseline": "#bbbbbb", "ours": "#1f77b4", "limit": "#2ca02c"}
     labels = []
     for index, (suite, case) in enumerate(cases):
@@ -123,14 +123,16 @@ def write_chart(path: Path, figures: Iterable[Figure], title: str) -> None:
         for offset, variant in enumerate(VARIANTS):
             if variant in group:
                 y = index * 4 + offset
-                ax.barh(y, group[variant], color=colours[variant], label=variant if index == 0 else None)
+                ax.barh(y, group[variant], color=colours[variant])
                 ax.text(group[variant], y, f" {group[variant]:,.0f}", va="center", fontsize=7)
         labels.append((index * 4 + 1, f"{suite}: {case}"))
     ax.set_yticks([y for y, _ in labels], [text for _, text in labels], fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("records or frames per second (log scale)")
     ax.invert_yaxis()
-    ax.legend(loc="lower right")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colours[v], label=v) for v in VARIANTS], loc="lower right")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -25,6 +25,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from ops.connections import kafka_config
 from producers.publisher.spill import SpilledRecord, SpillQueue
 
 __all__ = ["DeliveryStats", "KafkaPublisher", "PublishError", "PublisherConfig"]
@@ -50,8 +51,7 @@ class PublisherConfig:
 
     def librdkafka(self) -> dict[str, Any]:
         """The confluent-kafka producer configuration."""
-        return {
-            "bootstrap.servers": self.bootstrap_servers,
+        return kafka_config(self.bootstrap_servers) | {
             "enable.idempotence": True,
             "acks": "all",
             "message.timeout.ms": 0,  # never expire a record: an outage delays it, never drops it
