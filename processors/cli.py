@@ -12,6 +12,7 @@ import argparse
 from ops.config import Settings
 from ops.stack.local import LocalStack
 from processors.jobs import JOB_NAMES, job
+from schemas.catalog import topics_with_overrides
 
 __all__ = ["register"]
 
@@ -57,16 +58,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         parser.set_defaults(handler=_run)
 
 
-def _outputs(defaults: dict[str, str], overrides: list[str]) -> dict[str, str]:
-    outputs = dict(defaults)
-    for item in overrides:
-        schema, sep, topic = item.partition("=")
-        if not sep or not topic or schema not in defaults:
-            raise ValueError(f"--output {item!r}: expected SCHEMA=TOPIC with SCHEMA one of {', '.join(defaults)}")
-        outputs[schema] = topic
-    return outputs
-
-
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from processors.app import WorkerConfig, build_app, run_worker  # Faust is imported only to run a worker
     from processors.metrics import WorkerStats, serve
@@ -78,7 +69,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         bootstrap_servers=endpoints.bootstrap_servers,
         registry_url=endpoints.schema_registry_url,
         input_topic=args.input,
-        output_topics=_outputs(spec.default_topics(), args.output),
+        output_topics=topics_with_overrides(spec.default_topics(), args.output, "--output"),
         group_id=args.group_id,
         exactly_once=args.guarantee == "exactly_once",
         commit_interval_s=args.commit_interval,

@@ -7,6 +7,7 @@ defaults that every job lets the user override.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -14,7 +15,15 @@ from typing import Any
 
 from schemas import derived, records
 
-__all__ = ["ALL_SCHEMAS", "DERIVED_SCHEMAS", "RAW_SCHEMAS", "RecordSchema", "by_name", "subject_for"]
+__all__ = [
+    "ALL_SCHEMAS",
+    "DERIVED_SCHEMAS",
+    "RAW_SCHEMAS",
+    "RecordSchema",
+    "by_name",
+    "subject_for",
+    "topics_with_overrides",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,17 @@ DERIVED_SCHEMAS: tuple[RecordSchema, ...] = (
     RecordSchema("late_event", derived.LateEvent, "kucoin.futures.late"),
 )
 ALL_SCHEMAS: tuple[RecordSchema, ...] = RAW_SCHEMAS + DERIVED_SCHEMAS
+
+
+def topics_with_overrides(defaults: Mapping[str, str], overrides: Iterable[str], option: str) -> dict[str, str]:
+    """``defaults`` (schema name -> topic) with the command line's ``SCHEMA=TOPIC`` overrides applied."""
+    topics = dict(defaults)
+    for override in overrides:
+        name, sep, topic = override.partition("=")
+        if not sep or name not in topics or not topic:
+            raise ValueError(f"{option} {override!r}: expected SCHEMA=TOPIC with SCHEMA one of {', '.join(topics)}")
+        topics[name] = topic
+    return topics
 
 
 def by_name(name: str) -> RecordSchema:

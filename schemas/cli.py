@@ -6,7 +6,7 @@ import argparse
 
 from ops.config import Settings
 from ops.stack.local import LocalStack
-from schemas.catalog import ALL_SCHEMAS
+from schemas.catalog import ALL_SCHEMAS, topics_with_overrides
 from schemas.registry import SchemaCompatibilityError, ensure_registered, lint_schema, registry_client
 
 __all__ = ["register"]
@@ -35,18 +35,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     actions.add_parser("list", help="show each schema, its default topic and subject").set_defaults(handler=_list)
 
 
-def _topics(overrides: list[str]) -> dict[str, str]:
-    topics = {schema.name: schema.default_topic for schema in ALL_SCHEMAS}
-    for override in overrides:
-        name, sep, topic = override.partition("=")
-        if not sep or name not in topics or not topic:
-            raise ValueError(f"--topic {override!r}: expected SCHEMA=TOPIC with SCHEMA one of {', '.join(topics)}")
-        topics[name] = topic
-    return topics
-
-
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    topics = _topics(args.topic)
+    topics = topics_with_overrides({s.name: s.default_topic for s in ALL_SCHEMAS}, args.topic, "--topic")
     problems = [problem for schema in ALL_SCHEMAS for problem in lint_schema(schema)]
     for problem in problems:
         print(f"LINT  {problem}")

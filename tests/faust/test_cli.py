@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ops.cli import build_parser
-from processors.cli import _outputs
 from processors.jobs import JOB_NAMES, job
+from schemas.catalog import topics_with_overrides
 
 
 @pytest.mark.parametrize("name", JOB_NAMES)
@@ -18,11 +18,11 @@ def test_each_job_is_a_subcommand_with_exactly_once_by_default(name: str) -> Non
 
 def test_output_overrides_name_a_schema_of_the_job() -> None:
     defaults = job("imbalance").default_topics()
-    assert _outputs(defaults, ["imbalance=x"])["imbalance"] == "x"
+    assert topics_with_overrides(defaults, ["imbalance=x"], "--output")["imbalance"] == "x"
+    with pytest.raises(ValueError, match="--output 'ticker_bar=x': expected SCHEMA=TOPIC"):
+        topics_with_overrides(defaults, ["ticker_bar=x"], "--output")
     with pytest.raises(ValueError, match="SCHEMA=TOPIC"):
-        _outputs(defaults, ["ticker_bar=x"])
-    with pytest.raises(ValueError, match="SCHEMA=TOPIC"):
-        _outputs(defaults, ["imbalance"])
+        topics_with_overrides(defaults, ["imbalance"], "--output")
 
 
 def test_every_output_type_of_every_job_has_a_schema_and_a_default_topic() -> None:
