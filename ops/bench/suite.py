@@ -42,7 +42,7 @@ def parts(quick: bool) -> list[Part]:
 
 
 def _optional_parts(scale: float) -> list[Part]:
-    """Benchmarks of jobs that expose ``figures`` (producer, processors, end to end, scaling)."""
+    """The jobs' benchmarks: producer, processors (both with scaling), end to end."""
     from ops.bench import processors, producer
 
     return [
