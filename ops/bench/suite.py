@@ -43,11 +43,12 @@ def parts(quick: bool) -> list[Part]:
 
 def _optional_parts(scale: float) -> list[Part]:
     """The jobs' benchmarks: producer, processors (both with scaling), end to end."""
-    from ops.bench import processors, producer
+    from ops.bench import end_to_end, processors, producer
 
     return [
         Part("producer", lambda: producer.figures(scale)),
         Part("processors", lambda: processors.figures(scale)),
+        Part("end to end", lambda: end_to_end.figures(50, max(5.0, 20 * scale), max(5.0, 10 * scale))),
     ]
 
 
