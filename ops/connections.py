@@ -13,10 +13,14 @@ from typing import Any
 
 from ops.config import KafkaSecurity, RegistrySecurity, Settings
 
-__all__ = ["aiokafka_options", "kafka_config", "registry_config", "use"]
+__all__ = ["REGISTRY_TIMEOUT_S", "aiokafka_options", "kafka_config", "registry_config", "use"]
 
 _kafka = KafkaSecurity()
 _registry = RegistrySecurity()
+
+REGISTRY_TIMEOUT_S = 30.0
+"""Per-request timeout of registry calls: a registry that stops answering fails the call (after the client's
+retries) instead of blocking the caller forever."""
 
 
 def use(settings: Settings) -> None:
@@ -68,7 +72,7 @@ def aiokafka_options() -> dict[str, Any]:
 
 def registry_config(url: str) -> dict[str, Any]:
     """A confluent-kafka ``SchemaRegistryClient`` configuration with the registry's credentials and CA."""
-    config: dict[str, Any] = {"url": url}
+    config: dict[str, Any] = {"url": url, "timeout": REGISTRY_TIMEOUT_S}
     if _registry.basic_auth is not None:
         config["basic.auth.user.info"] = _registry.basic_auth.reveal()
     if _registry.ssl_ca_location:

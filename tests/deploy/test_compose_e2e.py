@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from confluent_kafka import DeserializingConsumer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 from ops.stack.local import Endpoints
 from processors.jobs import JOB_NAMES, job
+from schemas.registry import registry_client
 from tests.deploy.compose import SHELL_ENTRYPOINT, Compose, load_compose
 from tests.support.private_kafka import private_kafka
 
@@ -179,7 +179,7 @@ def _records_per_topic(endpoints: Endpoints, topics: list[str], timeout: float) 
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
-            "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": endpoints.schema_registry_url})),
+            "value.deserializer": AvroDeserializer(registry_client(endpoints.schema_registry_url)),
         }
     )
     try:

@@ -8,7 +8,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, DeserializingConsumer, KafkaError, TopicPartition
 from confluent_kafka.error import ConsumeError
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 from ops.fake_exchange import MarketModel
@@ -20,6 +19,7 @@ from producers.kucoin.klines import MAX_ROWS_PER_PAGE, KlineRequest, align_up, p
 from producers.kucoin.lossless import loads
 from schemas.codec import from_datum
 from schemas.records import Kline
+from schemas.registry import registry_client
 from tests.support.kafka import unique_name
 
 MINUTE_MS = 60_000
@@ -130,7 +130,7 @@ def kafka_klines(bootstrap: str, registry_url: str, topic: str) -> dict[str, lis
             "group.id": unique_name("kline-truth"),
             "isolation.level": "read_committed",
             "enable.partition.eof": True,
-            "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": registry_url})),
+            "value.deserializer": AvroDeserializer(registry_client(registry_url)),
         }
     )
     try:

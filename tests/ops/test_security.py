@@ -73,4 +73,4 @@ def test_plaintext_is_the_default_and_adds_nothing() -> None:
     connections.use(config.load({}))
     assert connections.kafka_config("b:1") == {"bootstrap.servers": "b:1"}
     assert connections.aiokafka_options() == {"security_protocol": "PLAINTEXT"}
-    assert connections.registry_config("http://sr") == {"url": "http://sr"}
+    assert connections.registry_config("http://sr") == {"url": "http://sr", "timeout": connections.REGISTRY_TIMEOUT_S}

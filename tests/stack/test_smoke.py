@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from ops.stack.local import Endpoints
+from schemas.registry import registry_client
 from tests.support.kafka import read_all, unique_name
 
 pytestmark = pytest.mark.integration
@@ -80,7 +81,7 @@ TICK_V2_INCOMPATIBLE = {**TICK_V1, "fields": [*TICK_V1["fields"], {"name": "size
 
 def test_avro_round_trip_through_a_real_topic_and_registry(services: Endpoints, new_topic: Any) -> None:
     topic = new_topic()
-    registry = SchemaRegistryClient({"url": services.schema_registry_url})
+    registry = registry_client(services.schema_registry_url)
     serializer = AvroSerializer(registry, json.dumps(TICK_V1))
     deserializer = AvroDeserializer(registry)
     producer = Producer({"bootstrap.servers": services.bootstrap_servers, "enable.idempotence": True})
@@ -99,7 +100,7 @@ def test_avro_round_trip_through_a_real_topic_and_registry(services: Endpoints, 
 
 def test_backward_compatibility_refuses_an_incompatible_change(services: Endpoints) -> None:
     subject = unique_name("smoke-compat") + "-value"
-    registry = SchemaRegistryClient({"url": services.schema_registry_url})
+    registry = registry_client(services.schema_registry_url)
     registry.register_schema(subject, Schema(json.dumps(TICK_V1), "AVRO"))
     registry.set_compatibility(subject, "BACKWARD")
     assert registry.get_compatibility(subject) == "BACKWARD"

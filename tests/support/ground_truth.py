@@ -16,13 +16,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import DeserializingConsumer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 from ops.fake_exchange import Delivered, FakeExchange
 from producers.sink import Topics
 from schemas.codec import from_datum
 from schemas.records import DeadLetter, Depth50, TickerV2
+from schemas.registry import registry_client
 
 __all__ = [
     "assert_exactly_once",
@@ -105,7 +105,7 @@ def without_receive_time(records: Iterable[Any]) -> list[Any]:
 
 def kafka_records(bootstrap: str, registry_url: str, topic: str, record_type: type) -> dict[str, list[Any]]:
     """Every record of ``topic`` decoded with a plain ``DeserializingConsumer`` (read_committed), per key."""
-    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    deserializer = AvroDeserializer(registry_client(registry_url))
     consumer = DeserializingConsumer(
         {
             "bootstrap.servers": bootstrap,
