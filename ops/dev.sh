@@ -22,7 +22,7 @@ setup() {
   fi
   echo "setting up $VENV (pinned by ops/constraints.txt)..."
   [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -c ops/constraints.txt --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -c ops/constraints.txt -e ".[dev,parquet,bench]"
   echo "$want" > "$stamp"
 }
