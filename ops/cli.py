@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ops import config, connections, pipeline, topics_cli
+from ops.admin import ClusterError
 from ops.stack import cli as stack_cli
 from ops.stack.errors import StackError
 from processors import cli as processors_cli
@@ -21,7 +22,7 @@ from schemas import cli as schemas_cli
 
 __all__ = ["build_parser", "main"]
 
-USER_ERRORS: tuple[type[Exception], ...] = (StackError, ValueError)
+USER_ERRORS: tuple[type[Exception], ...] = (StackError, ClusterError, ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:

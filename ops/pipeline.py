@@ -20,10 +20,9 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
-from confluent_kafka.admin import AdminClient
 
+from ops.admin import Admin
 from ops.config import Settings
-from ops.connections import kafka_config
 from ops.display import DerivedView, describe
 from ops.stack.local import Endpoints, LocalStack
 from ops.topics import default_specs, ensure_topics
@@ -122,7 +121,9 @@ def _wait_http(url: str, timeout: float) -> None:
 
 
 def _provision(endpoints: Endpoints) -> None:
-    ensure_topics(AdminClient(kafka_config(endpoints.bootstrap_servers)), default_specs())
+    admin = Admin(endpoints.bootstrap_servers)
+    admin.metadata()  # a clear error, early, when the cluster refuses our credentials or does not answer
+    ensure_topics(admin.client, default_specs())
     registry = registry_client(endpoints.schema_registry_url)
     for schema in ALL_SCHEMAS:
         ensure_registered(registry, schema, schema.default_topic)

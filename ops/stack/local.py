@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,9 +58,17 @@ class ServiceStatus:
 class LocalStack:
     """Apache Kafka (KRaft, one node) and Apicurio Registry, run from jars resolved with Maven."""
 
-    def __init__(self, settings: Settings, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        say: Callable[[str], None] = print,
+        kafka_overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        """``kafka_overrides``: broker properties written after the generated ones (so they win), e.g. a SASL
+        listener for a test broker."""
         self._settings = settings
         self._say = say
+        self._kafka_overrides = dict(kafka_overrides or {})
         home = settings.home
         self.kafka = ServiceProcess("kafka", home / "run" / "kafka.pid", home / "logs" / "kafka.log", "kafka.Kafka")
         self.registry = ServiceProcess(
@@ -165,7 +173,8 @@ class LocalStack:
         data_dir.mkdir(parents=True, exist_ok=True)
         config = s.home / "kafka" / "server.properties"
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(server_properties(data_dir, s.kafka_port, s.kafka_controller_port))
+        overrides = "".join(f"{key}={value}\n" for key, value in self._kafka_overrides.items())
+        config.write_text(server_properties(data_dir, s.kafka_port, s.kafka_controller_port) + overrides)
         format_storage(java, libs, config, data_dir, self.kafka.log_file)
         pid = self.kafka.start(kafka_start_argv(java, libs, config), cwd=s.home)
         self._say(f"kafka: starting (pid {pid}) on {endpoints.bootstrap_servers}, log {self.kafka.log_file}")

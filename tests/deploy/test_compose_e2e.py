@@ -4,8 +4,10 @@ fake exchange -> producer + kline backfill -> Kafka -> the three processors -> d
 the exact entry point, command and environment its compose service has (profile ``fake``). Only what a container
 network provides differently is mapped: service host names and ports to free local ports (other tests hold the
 defaults), ``/var/lib/kucoin-kafka`` to a temporary directory, and the broker to a private one, so the default
-topic and group names the compose file uses are this test's alone. Then every healthcheck URL must answer and
-every job must stop cleanly on SIGTERM within the service's stop grace period.
+topic and group names the compose file uses are this test's alone. That broker takes the jobs' connections on a
+SASL/PLAIN listener, with the credentials in the environment (the password from a ``_FILE``), as a secured
+cluster would: every client (provisioning, librdkafka producers, Faust's aiokafka) must authenticate. Then every
+healthcheck URL must answer and every job must stop cleanly on SIGTERM within the service's stop grace period.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ops.stack.local import Endpoints
 from processors.jobs import JOB_NAMES, job
 from schemas.registry import registry_client
 from tests.deploy.compose import SHELL_ENTRYPOINT, Compose, load_compose
-from tests.support.private_kafka import private_kafka
+from tests.support.private_kafka import PrivateKafka, private_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -96,10 +98,13 @@ class Job:
 
 
 class Deployment:
-    """Starts services the way compose would, with the localizer's mapping."""
+    """Starts services the way compose would, with the localizer's mapping and the cluster's credentials."""
 
-    def __init__(self, compose: Compose, localizer: Localizer, endpoints: Endpoints, root: Path) -> None:
+    def __init__(
+        self, compose: Compose, localizer: Localizer, endpoints: Endpoints, security: dict[str, str], root: Path
+    ) -> None:
         self.compose, self.localizer, self.endpoints, self.root = compose, localizer, endpoints, root
+        self.security = security
         self.jobs: dict[str, Job] = {}
         localizer.home.mkdir(parents=True, exist_ok=True)
 
@@ -113,7 +118,7 @@ class Deployment:
             env[name] = self.localizer.text(value)
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.endpoints.bootstrap_servers
         env["SCHEMA_REGISTRY_URL"] = self.endpoints.schema_registry_url
-        return env
+        return {**env, **self.security}
 
     def _argv(self, service: str) -> list[str]:
         argv = self.localizer.argv(self.compose.process_argv(service))
@@ -199,18 +204,63 @@ def _records_per_topic(endpoints: Endpoints, topics: list[str], timeout: float) 
         consumer.close()
 
 
+SASL_USER, SASL_PASSWORD = "pipeline", "pipeline-secret"
+
+
+def sasl_environment(password_file: Path) -> dict[str, str]:
+    """The security settings a job gets on a SASL/PLAIN cluster (the password read from ``password_file``)."""
+    return {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "PLAIN",
+        "KAFKA_SASL_USERNAME": SASL_USER,
+        "KAFKA_SASL_PASSWORD_FILE": str(password_file),
+    }
+
+
 @pytest.fixture
-def deployment(services: Endpoints, tmp_path: Path) -> Iterator[Deployment]:
+def secured_broker(tmp_path: Path) -> Iterator[PrivateKafka]:
+    """A private broker whose jobs' listener wants SASL/PLAIN (its plain listener is for this test's reader)."""
+    with private_kafka(tmp_path, sasl_users={SASL_USER: SASL_PASSWORD}) as broker:
+        yield broker
+
+
+@pytest.fixture
+def deployment(services: Endpoints, secured_broker: PrivateKafka, tmp_path: Path) -> Iterator[Deployment]:
+    assert secured_broker.sasl_bootstrap_servers is not None
+    password_file = tmp_path / "kafka-password"
+    password_file.write_text(SASL_PASSWORD + "\n")
     with ExitStack() as stack:
-        broker = stack.enter_context(private_kafka(tmp_path))
-        endpoints = Endpoints(broker.bootstrap_servers, services.schema_registry_url)
+        jobs_endpoints = Endpoints(secured_broker.sasl_bootstrap_servers, services.schema_registry_url)
         compose = load_compose()
-        deploy = Deployment(compose, Localizer(compose, tmp_path / "home"), endpoints, tmp_path)
+        localizer = Localizer(compose, tmp_path / "home")
+        deploy = Deployment(compose, localizer, jobs_endpoints, sasl_environment(password_file), tmp_path)
         stack.callback(deploy.kill_all)
         yield deploy
 
 
-def test_compose_jobs_run_the_pipeline_end_to_end(deployment: Deployment) -> None:
+def test_a_wrong_sasl_password_is_refused(secured_broker: PrivateKafka, tmp_path: Path) -> None:
+    """The listener really authenticates (so the end-to-end run proves the jobs do): a bad password fails the
+    provisioning command at once with the broker's reason, not a traceback after a timeout."""
+    assert secured_broker.sasl_bootstrap_servers is not None
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("not-the-password")
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "KUCOIN_KAFKA_HOME": str(tmp_path / "home"),
+        "KAFKA_BOOTSTRAP_SERVERS": secured_broker.sasl_bootstrap_servers,
+        **sasl_environment(wrong),
+    }
+    command = [str(Path(sys.executable).with_name("kucoin-kafka")), "topics", "ensure"]
+    started = time.monotonic()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and time.monotonic() - started < 20, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "kucoin-kafka: error:" in result.stderr and "Invalid username or password" in result.stderr
+
+
+def test_compose_jobs_run_the_pipeline_end_to_end(
+    deployment: Deployment, secured_broker: PrivateKafka, services: Endpoints
+) -> None:
     started = time.monotonic()
     deployment.run_once("provision", timeout=120)
     deployment.start("fake-exchange")
@@ -224,7 +274,8 @@ def test_compose_jobs_run_the_pipeline_end_to_end(deployment: Deployment) -> Non
     derived = sorted({topic for name in JOB_NAMES for topic in job(name).default_topics().values()})
     derived.remove("kucoin.futures.late")  # only written when inputs arrive late
     wanted = raw + derived
-    records = _records_per_topic(deployment.endpoints, wanted, timeout=120)
+    reader = Endpoints(secured_broker.bootstrap_servers, services.schema_registry_url)
+    records = _records_per_topic(reader, wanted, timeout=120)
     assert set(records) == set(wanted), f"nothing in {sorted(set(wanted) - set(records))}\n{deployment.logs()}"
     for topic, record in records.items():
         value = record["value"]
