@@ -3,8 +3,9 @@
 Encoding uses the schema id registered at start-up (a warmed cache: no registry call per record), and
 :mod:`schemas.fast_encode` for flat schemas such as the raw market data (fastavro for anything else). Decoding reads
 the writer's schema id from each payload and resolves it against the reader's schema, so records written with an
-older compatible version still decode. Writer schemas are fetched once per id through a one-method lookup, so
-the registry client stays at the edge.
+older compatible version still decode; :meth:`AvroCodec.decode_many` decodes a batch through :mod:`schemas.fast_decode`
+when the writer's schema is the reader's own flat record (fastavro for anything else). Writer schemas are fetched
+once per id through a one-method lookup, so the registry client stays at the edge.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import json
 import operator
 import struct
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
 import fastavro
 
 from schemas.catalog import RecordSchema
+from schemas.fast_decode import FlatDecoder, flat_decoder
 from schemas.fast_encode import flat_encoder
 
 __all__ = ["AvroCodec", "CodecError", "from_datum", "to_datum"]
@@ -29,6 +32,8 @@ __all__ = ["AvroCodec", "CodecError", "from_datum", "to_datum"]
 R = TypeVar("R")
 _HEADER = struct.Struct(">bI")
 MAGIC_BYTE = 0
+_CHUNK_BYTES = 96 * 1024
+"""Payload bytes decoded at once: the fast decoder's columns of one chunk stay in the CPU caches."""
 
 
 class CodecError(ValueError):
@@ -89,9 +94,18 @@ def _tuple_builder(item_type: type) -> Callable[[Any], Any]:
 
 def from_datum(cls: type[R], datum: dict[str, Any]) -> R:
     """Rebuild a record dataclass from its Avro datum."""
-    builders = _field_builders(typing.cast(type, cls))
-    kwargs = {name: (build(datum[name]) if build else datum[name]) for name, build in builders}
-    return cls(**kwargs)
+    record: R = _builder(typing.cast(type, cls))(datum)
+    return record
+
+
+@cache
+def _builder(cls: type) -> Callable[[dict[str, Any]], Any]:
+    """``cls`` from a datum: positionally when no field needs rebuilding (a third of the cost), else by name."""
+    builders = _field_builders(cls)
+    if len(builders) > 1 and all(build is None for _, build in builders):
+        values = operator.itemgetter(*(name for name, _ in builders))
+        return lambda datum: cls(*values(datum))
+    return lambda datum: cls(**{name: (build(datum[name]) if build else datum[name]) for name, build in builders})
 
 
 class AvroCodec(Generic[R]):
@@ -108,6 +122,7 @@ class AvroCodec(Generic[R]):
         self._writers: dict[int, Any] = {schema_id: self._parsed}
         self._record_type: type[R] = schema.record_type
         self._fast = flat_encoder(schema.definition, self._header)
+        self._fast_decoders: dict[int, FlatDecoder | None] = {}
 
     def encode(self, record: R) -> bytes:
         """The framed Avro payload of ``record``."""
@@ -126,16 +141,10 @@ class AvroCodec(Generic[R]):
 
     def decode_datum(self, payload: bytes) -> dict[str, Any]:
         """The datum of a framed payload, resolved to this codec's (reader) schema."""
-        if len(payload) < _HEADER.size:
-            raise CodecError(f"payload of {len(payload)} bytes is too short for the Confluent wire format")
-        magic, schema_id = _HEADER.unpack_from(payload)
-        if magic != MAGIC_BYTE:
-            raise CodecError(f"unknown magic byte {magic} (expected {MAGIC_BYTE})")
+        schema_id = self._schema_id(payload)
         writer = self._writers.get(schema_id)
         if writer is None:
-            if self._writer_schema_by_id is None:
-                raise CodecError(f"schema id {schema_id} is not {self.schema_id} and no registry lookup is configured")
-            writer = fastavro.parse_schema(json.loads(self._writer_schema_by_id(schema_id)))
+            writer = fastavro.parse_schema(self._writer_definition(schema_id))
             self._writers[schema_id] = writer
         datum = fastavro.schemaless_reader(
             io.BytesIO(payload[_HEADER.size :]), writer, self._parsed if writer is not self._parsed else None
@@ -143,5 +152,68 @@ class AvroCodec(Generic[R]):
         return typing.cast(dict[str, Any], datum)
 
     def decode(self, payload: bytes) -> R:
-        """The typed record of a framed payload."""
+        """The typed record of a framed payload (:meth:`decode_many` decodes many several times faster)."""
         return from_datum(self._record_type, self.decode_datum(payload))
+
+    def decode_many(self, payloads: Sequence[bytes]) -> list[R]:
+        """The typed records of framed payloads, in order, exactly as :meth:`decode` gives them, several times
+        faster per record: payloads of this codec's (flat) record go through :mod:`schemas.fast_decode`."""
+        total = sum(map(len, payloads))
+        if total <= _CHUNK_BYTES:
+            return self._decode_chunk(payloads)
+        size = max(1, len(payloads) * _CHUNK_BYTES // total)
+        return list(
+            chain.from_iterable(map(self._decode_chunk, map(payloads.__getitem__, _chunks(len(payloads), size))))
+        )
+
+    def _decode_chunk(self, payloads: Sequence[bytes]) -> list[R]:
+        """The fast decoder over the whole chunk, halving it around any payload the fast decoder does not take."""
+        fast = self._fast_decoder(payloads[0]) if payloads else None
+        if fast is None:
+            return list(map(self.decode, payloads))
+        records = fast(payloads)
+        if records is not None:
+            return records
+        if len(payloads) == 1:  # outside the fast path: fastavro's result (or error) stands
+            return [self.decode(payloads[0])]
+        half = len(payloads) // 2
+        return self._decode_chunk(payloads[:half]) + self._decode_chunk(payloads[half:])
+
+    def _schema_id(self, payload: bytes) -> int:
+        if len(payload) < _HEADER.size:
+            raise CodecError(f"payload of {len(payload)} bytes is too short for the Confluent wire format")
+        magic, schema_id = _HEADER.unpack_from(payload)
+        if magic != MAGIC_BYTE:
+            raise CodecError(f"unknown magic byte {magic} (expected {MAGIC_BYTE})")
+        return int(schema_id)
+
+    def _writer_definition(self, schema_id: int) -> dict[str, Any]:
+        if schema_id == self.schema_id:
+            return self.schema.definition
+        if self._writer_schema_by_id is None:
+            raise CodecError(f"schema id {schema_id} is not {self.schema_id} and no registry lookup is configured")
+        definition: dict[str, Any] = json.loads(self._writer_schema_by_id(schema_id))
+        return definition
+
+    def _fast_decoder(self, payload: bytes) -> FlatDecoder | None:
+        """The batch decoder of ``payload``'s writer schema: None unless it is this codec's record, and flat."""
+        try:
+            schema_id = self._schema_id(payload)
+        except CodecError:
+            return None  # decode_datum says why
+        if schema_id not in self._fast_decoders:
+            writer = self._writer_definition(schema_id)
+            same = _record_shape(writer) == _record_shape(self.schema.definition)
+            header = _HEADER.pack(MAGIC_BYTE, schema_id)
+            self._fast_decoders[schema_id] = flat_decoder(writer, header, self._record_type) if same else None
+        return self._fast_decoders[schema_id]
+
+
+def _chunks(length: int, size: int) -> Iterator[slice]:
+    return map(slice, range(0, length, size), range(size, length + size, size))
+
+
+def _record_shape(definition: dict[str, Any]) -> tuple[Any, ...]:
+    """What decoding depends on: the record's names and its fields' names and types, in order."""
+    fields = tuple((field["name"], json.dumps(field["type"], sort_keys=True)) for field in definition["fields"])
+    return definition.get("namespace"), definition["name"], fields

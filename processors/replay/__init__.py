@@ -24,7 +24,7 @@ from processors.replay.errors import (
     StateFileError,
     UnknownTopicError,
 )
-from processors.replay.merge import Merger, Record, Replayed, Source
+from processors.replay.merge import Batch, Merger, Record, Replayed, Source
 from processors.replay.pacing import Pacing
 from processors.replay.reader import Replay
 from processors.replay.request import DEFAULT_LATENESS_MS, ReplayRequest
@@ -33,6 +33,7 @@ from processors.replay.verify import Difference, VerifyReport, compare, verify
 
 __all__ = [
     "DEFAULT_LATENESS_MS",
+    "Batch",
     "Difference",
     "InvalidRangeError",
     "Merger",

@@ -1,16 +1,9 @@
-"""Payloads to typed records, fast: the project's wire-format codec, then a per-type builder compiled once.
-
-Building the dataclass is a third of the cost of a small record through :func:`schemas.codec.from_datum` (a
-dict comprehension over generic per-field builders); here flat records are built positionally from an
-``itemgetter``, tuple fields converted in place, and only records with nested records take the generic path.
-"""
+"""A topic's payloads to typed records, through the project's codec (a batch at a time: see
+:mod:`schemas.fast_decode`)."""
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from collections.abc import Callable
-from operator import itemgetter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -18,41 +11,17 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from processors.replay.merge import Record
 from schemas.catalog import RecordSchema, subject_for
-from schemas.codec import AvroCodec, from_datum
+from schemas.codec import AvroCodec
 
-__all__ = ["record_builder", "topic_decoder"]
+__all__ = ["topic_decoder"]
 
 _NO_ID = -1
 
 
-def record_builder(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    """A function building ``cls`` from its Avro datum, equal in result to ``from_datum(cls, datum)``."""
-    hints = typing.get_type_hints(cls)
-    names = [field.name for field in dataclasses.fields(cls)]
-    tuple_positions: list[int] = []
-    for position, name in enumerate(names):
-        hint = hints[name]
-        args = typing.get_args(hint)
-        nested = [arg for arg in (hint, *args) if isinstance(arg, type) and dataclasses.is_dataclass(arg)]
-        if nested:
-            return lambda datum: from_datum(cls, datum)
-        if typing.get_origin(hint) is tuple:
-            tuple_positions.append(position)
-    values = itemgetter(*names)
-    if not tuple_positions:
-        return lambda datum: cls(*values(datum))
-
-    def build(datum: dict[str, Any]) -> Any:
-        fields = list(values(datum))
-        for position in tuple_positions:
-            fields[position] = tuple(fields[position])
-        return cls(*fields)
-
-    return build
-
-
-def topic_decoder(client: SchemaRegistryClient, schema: RecordSchema, topic: str) -> Callable[[bytes], Record]:
-    """Decode ``topic``'s payloads (any registered writer version) into ``schema``'s record type.
+def topic_decoder(
+    client: SchemaRegistryClient, schema: RecordSchema, topic: str
+) -> Callable[[Sequence[bytes]], list[Record]]:
+    """Decode batches of ``topic``'s payloads (any registered writer version) into ``schema``'s record type.
 
     Read-only on the registry: the id of this exact schema under the topic's subject is looked up, not
     registered, so replaying never changes a subject. Payloads written with it decode without resolution.
@@ -64,11 +33,4 @@ def topic_decoder(client: SchemaRegistryClient, schema: RecordSchema, topic: str
     codec: AvroCodec[Any] = AvroCodec(
         schema, schema_id if schema_id is not None else _NO_ID, lambda sid: client.get_schema(sid).schema_str or ""
     )
-    decode_datum = codec.decode_datum
-    build = record_builder(schema.record_type)
-
-    def decode(payload: bytes) -> Record:
-        record: Record = build(decode_datum(payload))
-        return record
-
-    return decode
+    return codec.decode_many

@@ -27,25 +27,35 @@ replay (consistent with the clamp: it would sort after the range end anyway).
 
 from __future__ import annotations
 
-import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import partial
+from itertools import accumulate, compress, repeat
+from operator import and_, sub
+from typing import Any, NamedTuple, cast
 
 from processors.replay.errors import ReplayError
 from processors.replay.times import TimeRange
 from schemas.derived import Imbalance, ImbalanceBar, KlineBar, LateEvent, TickerBar
 from schemas.records import DeadLetter, Depth50, Kline, TickerV2
 
-__all__ = ["Fetched", "Merger", "Record", "Replayed", "Source"]
+__all__ = ["Batch", "Merger", "Record", "Replayed", "Source"]
 
 Record = TickerV2 | Depth50 | Kline | DeadLetter | TickerBar | KlineBar | Imbalance | ImbalanceBar | LateEvent
 """Any record type of the catalog (raw or derived)."""
 
-Fetched = tuple[int, int, bytes | None, bytes | None]
-"""One record as read: (timestamp ms, offset, key, value payload)."""
-
 _NOTHING_READ = -(2**62)
+
+
+class Batch(NamedTuple):
+    """Records fetched from one partition, in offset order, as columns (what ``consume()`` gives, transposed)."""
+
+    timestamps: list[int]
+    """Kafka record timestamps, in ms."""
+    offsets: list[int]
+    keys: list[bytes | None]
+    values: list[bytes | None]
 
 
 class Replayed(NamedTuple):
@@ -64,6 +74,13 @@ class Replayed(NamedTuple):
     value: Record
 
 
+_Entry = tuple[int, int, int, int, int, str, bytes | None, bytes]
+"""A buffered record: the fields of :class:`Replayed`, with the payload for the value."""
+_TOPIC_INDEX, _VALUE = 1, 7
+_REPLAYED = cast(Callable[[tuple[Any, ...]], Replayed], partial(tuple.__new__, Replayed))
+"""A :class:`Replayed` from a tuple of its fields, without a Python-level call."""
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """One partition of one requested topic."""
@@ -74,7 +91,8 @@ class Source:
     end_offset: int
     """Exclusive: records at or past it were written after the replay began, and are not part of it."""
     lateness_ms: int
-    decode: Callable[[bytes], Record]
+    decode: Callable[[Sequence[bytes]], list[Record]]
+    """Payloads to records, a batch at a time; the same for every partition of a topic."""
 
 
 class Merger:
@@ -88,7 +106,12 @@ class Merger:
         self._high = [_NOTHING_READ] * len(self._sources)
         self._next_offset = [0] * len(self._sources)
         self._open = set(range(len(self._sources)))
-        self._heap: list[Replayed] = []
+        self._decoders = {source.topic_index: source.decode for source in self._sources}
+        self._pending: list[_Entry] = []
+        """Accepted records, undecoded; sorted (a few sorted runs merge in linear time) when the ready ones are
+        taken."""
+        self._ready = 0
+        """How many records at the start of the (sorted) buffer are ready and not taken yet."""
         self.read = 0
         """Records fetched, in the range or not."""
         self.clamped = 0
@@ -101,64 +124,78 @@ class Merger:
     @property
     def buffered(self) -> int:
         """Records accepted and not yet emitted."""
-        return len(self._heap)
+        return len(self._pending)
 
     @property
     def finished(self) -> bool:
         """Every source is finished and every record emitted."""
-        return not self._open and not self._heap
+        return not self._open and not self._pending
 
     def is_open(self, index: int) -> bool:
         """Whether source ``index`` may still contribute records."""
         return index in self._open
 
-    def push(self, index: int, batch: Sequence[Fetched]) -> bool:
-        """Add records fetched from source ``index``, in offset order; True once that source is finished."""
+    def push(self, index: int, batch: Batch) -> bool:
+        """Add records fetched from source ``index``, in offset order; True once that source is finished.
+
+        A column at a time (a running maximum for the clamp, ``compress`` for the filters): a few C-level steps
+        per record. Payloads are decoded when taken, by :meth:`pop_ready`."""
         if index not in self._open:
             return True
         source = self._sources[index]
-        start, end = self._range.start_ms, self._range.end_ms
-        lateness = source.lateness_ms
-        horizon = end + lateness
-        end_offset = source.end_offset
-        keys = self._keys
-        decode = source.decode
-        topic, topic_index, partition = source.topic, source.topic_index, source.partition
-        heap = self._heap
-        high = self._high[index]
-        next_offset = self._next_offset[index]
-        finished = False
-        read = clamped = 0
-        for timestamp, offset, key, value in batch:
-            if offset < next_offset:
-                continue  # a re-delivery after a seek: already seen
-            if offset >= end_offset or timestamp >= horizon:
-                finished = True
-                break
-            read += 1
-            next_offset = offset + 1
-            if timestamp > high:
-                high = merge_ts = timestamp
-            else:
-                floor = high - lateness
-                merge_ts = timestamp if timestamp > floor else floor
-            if timestamp < start or timestamp >= end or (keys is not None and key not in keys):
-                continue
-            if value is None:
-                raise ReplayError(f"{topic} partition {partition} offset {offset}: a record without a value")
-            if merge_ts != timestamp:
-                clamped += 1
-            heapq.heappush(
-                heap, Replayed(merge_ts, topic_index, partition, offset, timestamp, topic, key, decode(value))
-            )
-        self._high[index] = high
-        self._next_offset[index] = next_offset
-        self.read += read
-        self.clamped += clamped
-        if finished or next_offset >= end_offset:
+        timestamps, offsets, keys, values = batch
+        first = bisect_left(offsets, self._next_offset[index])  # a re-delivery after a seek: already seen
+        stop = bisect_left(offsets, source.end_offset, first)
+        horizon = self._range.end_ms + source.lateness_ms
+        if first < stop and max(timestamps[first:stop]) >= horizon:
+            stop = next(i for i in range(first, stop) if timestamps[i] >= horizon)
+        if first < stop:
+            self._accept(index, timestamps[first:stop], offsets[first:stop], keys[first:stop], values[first:stop])
+        if stop < len(offsets) or self._next_offset[index] >= source.end_offset:
             self.finish(index)
             return True
         return False
+
+    def _accept(
+        self,
+        index: int,
+        timestamps: list[int],
+        offsets: list[int],
+        keys: list[bytes | None],
+        values: list[bytes | None],
+    ) -> None:
+        source = self._sources[index]
+        highs = list(accumulate(timestamps, max, initial=self._high[index]))
+        del highs[0]  # highs[i]: the newest timestamp up to record i; merge at most lateness_ms below it
+        self._high[index] = highs[-1]
+        self._next_offset[index] = offsets[-1] + 1
+        self.read += len(offsets)
+        merge_ts = list(map(max, timestamps, map(sub, highs, repeat(source.lateness_ms))))
+        start, end = self._range.start_ms, self._range.end_ms
+        wanted: list[bool] | None = None
+        if min(timestamps) < start or max(timestamps) >= end:
+            wanted = [start <= timestamp < end for timestamp in timestamps]
+        if self._keys is not None:
+            in_keys = map(self._keys.__contains__, keys)
+            wanted = list(in_keys if wanted is None else map(and_, wanted, in_keys))
+        if wanted is not None:
+            merge_ts, offsets, timestamps, keys, values = (
+                list(compress(column, wanted)) for column in (merge_ts, offsets, timestamps, keys, values)
+            )
+        if None in values:
+            offset = offsets[values.index(None)]
+            raise ReplayError(f"{source.topic} partition {source.partition} offset {offset}: a record without a value")
+        self.clamped += sum(map(int.__ne__, merge_ts, timestamps))
+        self._pending += zip(
+            merge_ts,
+            repeat(source.topic_index),
+            repeat(source.partition),
+            offsets,
+            timestamps,
+            repeat(source.topic),
+            keys,
+            values,
+        )
 
     def finish(self, index: int) -> None:
         """Source ``index`` has nothing more (end of partition, or the reader stopped it)."""
@@ -180,20 +217,37 @@ class Merger:
             for i in self._open
         ]
 
-    def pop_ready(self) -> list[Replayed]:
-        """Every buffered record that no source can still precede, in merge order."""
-        heap = self._heap
-        bounds = self._bounds()
-        out: list[Replayed] = []
-        if not bounds:
-            while heap:
-                out.append(heapq.heappop(heap))
-            return out
-        frontier = min(bounds)[0]
-        pop = heapq.heappop
-        while heap and heap[0] < frontier:
-            out.append(pop(heap))
-        return out
+    def pop_ready(self, limit: int | None = None) -> list[Replayed]:
+        """Buffered records no source can still precede, in merge order: all of them, or the next ``limit``.
+
+        Records are decoded here, not when pushed: the buffer holds compact payloads, and a few records decoded
+        at a time are still in the CPU caches when the caller uses them."""
+        pending = self._pending
+        if not self._ready:
+            pending.sort()
+            bounds = self._bounds()
+            self._ready = bisect_left(pending, min(bounds)[0]) if bounds else len(pending)
+        count = self._ready if limit is None else min(limit, self._ready)
+        taken = pending[:count]
+        del pending[:count]
+        self._ready -= count
+        return self._decoded(taken)
+
+    def _decoded(self, entries: list[_Entry]) -> list[Replayed]:
+        if not entries:
+            return []
+        columns: list[Sequence[Any]] = list(zip(*entries, strict=True))
+        payloads = columns[_VALUE]
+        if len(self._decoders) == 1:
+            columns[_VALUE] = next(iter(self._decoders.values()))(payloads)
+        else:  # each topic's records decoded together, then put back in merge order
+            values: list[Record | None] = [None] * len(entries)
+            for topic_index, decode in self._decoders.items():
+                positions = list(compress(range(len(entries)), map(topic_index.__eq__, columns[_TOPIC_INDEX])))
+                for position, value in zip(positions, decode(list(map(payloads.__getitem__, positions))), strict=True):
+                    values[position] = value
+            columns[_VALUE] = values
+        return list(map(_REPLAYED, zip(*columns, strict=True)))
 
     def blocking(self) -> list[int]:
         """The open sources the merge is waiting for: fetching others only grows the buffer."""

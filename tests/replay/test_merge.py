@@ -8,15 +8,24 @@ from collections.abc import Sequence
 import pytest
 
 from processors.replay import Merger, Replayed, Source, TimeRange
-from processors.replay.merge import Fetched
+from processors.replay.merge import Batch, Record
 from schemas.records import TickerV2
 
 EVERYTHING = TimeRange(0, 10**9)
+Fetched = tuple[int, int, bytes, bytes]
+"""One record as read: (timestamp ms, offset, key, value payload)."""
 
 
-def _decode(payload: bytes) -> TickerV2:
-    symbol, ts = payload.decode().split(":")
-    return TickerV2(symbol, int(ts), "1", "1", "2", "1", int(ts) * 1_000_000, 0)
+def _decode(payloads: Sequence[bytes]) -> list[Record]:
+    out: list[Record] = []
+    for payload in payloads:
+        symbol, ts = payload.decode().split(":")
+        out.append(TickerV2(symbol, int(ts), "1", "1", "2", "1", int(ts) * 1_000_000, 0))
+    return out
+
+
+def _batch(rows: Sequence[Fetched]) -> Batch:
+    return Batch([row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows])
 
 
 def _partition(rng: random.Random, count: int, disorder_ms: int) -> list[Fetched]:
@@ -41,7 +50,8 @@ def _run(
     time_range: TimeRange = EVERYTHING,
     keys: set[bytes] | None = None,
 ) -> list[Replayed]:
-    """Feed the streams in random interleavings and batch sizes, as fetches would arrive."""
+    """Feed the streams in random interleavings and batch sizes, as fetches would arrive; take the ready records
+    all at once or a few at a time."""
     rng = random.Random(seed)
     merger = Merger(_sources(streams, lateness_ms), time_range, keys)
     positions = [0] * len(streams)
@@ -52,8 +62,10 @@ def _run(
             size = rng.randint(1, 50)
             batch = streams[i][positions[i] : positions[i] + size]
             positions[i] += size
-            merger.push(i, batch)
-        out += merger.pop_ready()
+            merger.push(i, _batch(batch))
+        limit = rng.choice((None, 1, 7))
+        while ready := merger.pop_ready(limit):
+            out += ready
     return out
 
 
@@ -102,8 +114,8 @@ def test_range_keys_and_horizon(streams: list[list[Fetched]]) -> None:
 
 def test_a_source_ends_at_its_end_offset_or_past_the_horizon() -> None:
     merger = Merger([Source("t", 0, 0, 3, 0, _decode), Source("t", 0, 1, 99, 10, _decode)], TimeRange(0, 100))
-    assert merger.push(0, [(1, 0, b"A", b"A:1"), (2, 1, b"A", b"A:2"), (3, 2, b"A", b"A:3")])
-    assert not merger.push(1, [(50, 0, b"A", b"A:50"), (109, 1, b"A", b"A:109")])
-    assert merger.push(1, [(110, 2, b"A", b"A:110"), (5, 3, b"A", b"A:5")])
+    assert merger.push(0, _batch([(1, 0, b"A", b"A:1"), (2, 1, b"A", b"A:2"), (3, 2, b"A", b"A:3")]))
+    assert not merger.push(1, _batch([(50, 0, b"A", b"A:50"), (109, 1, b"A", b"A:109")]))
+    assert merger.push(1, _batch([(110, 2, b"A", b"A:110"), (5, 3, b"A", b"A:5")]))
     assert [r.timestamp_ms for r in merger.pop_ready()] == [1, 2, 3, 50]
     assert merger.finished

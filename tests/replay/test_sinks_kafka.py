@@ -19,7 +19,7 @@ from processors.replay.republish import republish, target_codecs
 from schemas.catalog import by_name
 from schemas.registry import registry_client
 from tests.replay.conftest import MarketData
-from tests.replay.data import T0_MS, publish, read_back, tickers
+from tests.replay.data import T0_MS, publish, read_back
 from tests.support.kafka import create_topics, unique_name
 
 pytestmark = pytest.mark.integration
@@ -135,10 +135,13 @@ def test_bad_input_is_one_line_without_traceback(
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_range_beyond_retention_is_refused(services: Endpoints, capsys: pytest.CaptureFixture[str]) -> None:
+def test_range_beyond_retention_is_refused(
+    services: Endpoints, market: MarketData, capsys: pytest.CaptureFixture[str]
+) -> None:
     topic = unique_name("replay-retention")
     create_topics(services.bootstrap_servers, [topic], 1)
-    publish(services.bootstrap_servers, services.schema_registry_url, topic, by_name("ticker_v2"), tickers(200))
+    records = [p.value for p in market.contents[market.ticker][:200]]
+    publish(services.bootstrap_servers, services.schema_registry_url, topic, by_name("ticker_v2"), records)
     admin = AdminClient({"bootstrap.servers": services.bootstrap_servers})
     for future in admin.delete_records([TopicPartition(topic, 0, 100)]).values():
         future.result(timeout=30)
