@@ -23,8 +23,9 @@ Ground truth, for tests that check what a producer published:
   ``duplicate``/``malformed`` (injected, never real events) or ``control``.
 - What the model says, offline and independent of any server: ``Market(MarketModel(make_contracts(n), seed,
   genesis_ms)).frames(Subscription("tickerV2", "XBTUSDTM"), start_ns, end_ns)`` gives the exact frames (same
-  text) for a fake-time range; ``MarketModel.symbol(sym)`` has ``ticker(version)``, ``book(version, levels)``,
-  ``version_at(t_ns)``, ``trades(start_ns, end_ns)`` and ``klines(...)``. ``fx.market`` is the running fake's.
+  text) for a fake-time range; ``MarketModel.symbol(sym)`` has ``ticker(version)``, ``book(version, levels)``
+  (and their batched ``changes``, ``tickers``, ``books``), ``version_at(t_ns)``, ``trades(start_ns, end_ns)`` and
+  ``klines(...)``. ``fx.market`` is the running fake's.
 
 Faults (``fx.faults``; each takes ``conn_id`` or ``None`` for all open connections): ``drop_connection``,
 ``server_disconnect``, ``send_error``, ``stall_pongs``, ``duplicate_frames``, ``reorder_frames``,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.symbols <= MAX_CONTRACTS:
         parser.error(f"--symbols must be in 1..{MAX_CONTRACTS}")
+    # The server allocates a few short-lived tuples per frame it pushes: collecting the young generation every 700
+    # allocations (the default) costs it 5-12 % of its time at full rate, every 50,000 next to nothing.
+    gc.set_threshold(50_000, 20, 20)
     asyncio.run(serve(config_from_args(args)))
     return 0
 

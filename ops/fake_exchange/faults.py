@@ -86,6 +86,18 @@ class ConnectionFaults:
             disconnect_after=plan.disconnect_after_frames,
         )
 
+    @property
+    def active(self) -> bool:
+        """Whether outgoing data frames are being rewritten or counted (else they go out as they are)."""
+        return bool(
+            self.reorder
+            or self.malformed
+            or self.duplicate
+            or self.delay_count
+            or self.drop_after is not None
+            or self.disconnect_after is not None
+        )
+
     def apply(self, frames: list[Frame]) -> list[Outgoing]:
         """Rewrite outgoing data frames: swap pairs, then inject malformed copies, duplicates and delays."""
         ordered = list(frames)

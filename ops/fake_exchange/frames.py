@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from ops.fake_exchange.contracts import Contract
-from ops.fake_exchange.model import Book, KlineAgg, Ticker
+from ops.fake_exchange.model import TOP_LEVELS, Book, KlineAgg, Ticker
 from ops.fake_exchange.numbers import java_number, plain_decimal, scaled_decimal, scaled_str
 
 __all__ = [
@@ -36,35 +36,38 @@ __all__ = [
 ]
 
 _CACHE_LIMIT = 50_000
+_TAIL_CACHE_LIMIT = 8  # consecutive versions mostly share their deep levels: a few entries catch that
 
 
-class PriceText:
-    """Cached spellings of one contract: ticks to the WebSocket price string (``"88987.4"``), and book levels."""
+class PriceText(dict[int, str]):
+    """Cached spellings of one contract: ``price[ticks]`` is the WebSocket price string (``"88987.4"``), and
+    :meth:`levels` spells a side of a book. A dict, so that a cached price costs one lookup."""
 
-    __slots__ = ("_cache", "_decimals", "_levels", "_units")
+    __slots__ = ("_decimals", "_tails", "_units")
 
     def __init__(self, contract: Contract) -> None:
+        super().__init__()
         self._units = contract.tick_units
         self._decimals = contract.price_decimals
-        self._cache: dict[int, str] = {}
-        self._levels: dict[tuple[int, int], str] = {}
+        self._tails: dict[tuple[tuple[int, int], ...], str] = {}
 
-    def __call__(self, ticks: int) -> str:
-        text = self._cache.get(ticks)
-        if text is None:
-            if len(self._cache) > _CACHE_LIMIT:
-                self._cache.clear()
-            text = self._cache[ticks] = scaled_str(ticks * self._units, self._decimals)
+    def __missing__(self, ticks: int) -> str:
+        if len(self) > _CACHE_LIMIT:
+            self.clear()
+        text = self[ticks] = scaled_str(ticks * self._units, self._decimals)
         return text
 
-    def level(self, level: tuple[int, int]) -> str:
-        """One Depth level as JSON text: ``["2749.69",44]``."""
-        text = self._levels.get(level)
-        if text is None:
-            if len(self._levels) > _CACHE_LIMIT:
-                self._levels.clear()
-            text = self._levels[level] = f'["{self(level[0])}",{level[1]}]'
-        return text
+    def levels(self, side: list[tuple[int, int]]) -> str:
+        """A side of a Depth frame as a JSON array (``[["2749.69",44],...]``). The model redraws only the top
+        sizes at each version, so the text of the levels below them is cached: consecutive versions share it."""
+        tail = tuple(side[TOP_LEVELS:])
+        tail_text = self._tails.get(tail)
+        if tail_text is None:
+            if len(self._tails) > _TAIL_CACHE_LIMIT:
+                self._tails.clear()
+            tail_text = self._tails[tail] = "".join([f',["{self[price]}",{size}]' for price, size in tail])
+        head = ",".join([f'["{self[price]}",{size}]' for price, size in side[:TOP_LEVELS]])
+        return f"[{head}{tail_text}]"
 
 
 # -- WebSocket -------------------------------------------------------------------------------------------------------
@@ -97,22 +100,18 @@ def ping_timeout_frame() -> str:
 
 def ticker_frame(symbol: str, ticker: Ticker, price: PriceText) -> str:
     """A ``/contractMarket/tickerV2`` push (``sn`` == ``sequence``, ``ts`` in ns)."""
-    seq = ticker.sequence
+    sequence, bid, bid_size, ask, ask_size, ts_ns = ticker
+    seq = str(sequence)
     return (
         f'{{"topic":"/contractMarket/tickerV2:{symbol}","type":"message","subject":"tickerV2","sn":{seq},'
-        f'"data":{{"symbol":"{symbol}","sequence":{seq},"bestBidSize":{ticker.bid_size},'
-        f'"bestBidPrice":"{price(ticker.bid_ticks)}","bestAskPrice":"{price(ticker.ask_ticks)}",'
-        f'"bestAskSize":{ticker.ask_size},"ts":{ticker.ts_ns}}}}}'
+        f'"data":{{"symbol":"{symbol}","sequence":{seq},"bestBidSize":{bid_size},'
+        f'"bestBidPrice":"{price[bid]}","bestAskPrice":"{price[ask]}","bestAskSize":{ask_size},"ts":{ts_ns}}}}}'
     )
 
 
 def depth_levels(book: Book, price: PriceText, levels: int) -> tuple[str, str]:
     """The asks and bids arrays of a Depth frame as JSON text (``[["2749.69",44],...]``)."""
-    level = price.level
-    return (
-        f"[{','.join([level(x) for x in book.asks[:levels]])}]",
-        f"[{','.join([level(x) for x in book.bids[:levels]])}]",
-    )
+    return price.levels(book.asks[:levels]), price.levels(book.bids[:levels])
 
 
 def depth_frame(topic: str, sequence: int, ts_ms: int, asks: str, bids: str) -> str:
@@ -133,7 +132,7 @@ def candle_frame(
     volume = str(agg.volume)
     turnover = plain_decimal(agg.turnover)
     tail = (turnover, volume) if turnover_first else (volume, turnover)
-    columns = (str(agg.start_ms // 1000), price(agg.open), price(agg.close), price(agg.high), price(agg.low), *tail)
+    columns = (str(agg.start_ms // 1000), price[agg.open], price[agg.close], price[agg.high], price[agg.low], *tail)
     candles = ",".join(f'"{c}"' for c in columns)
     symbol = contract.symbol
     return (

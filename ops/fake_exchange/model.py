@@ -10,6 +10,8 @@ order at the same cost and two runs with one seed agree to the byte:
   mostly); deeper levels are the populated ticks of a fixed per-contract pattern; the top 3 sizes of each side
   are redrawn at every version, deeper sizes once a minute. Its ``sequence`` grows with the step, with gaps.
 - A tickerV2 event is a version whose best bid/ask (price or size) differs from the previous version's.
+- Streams walk time in batches (:meth:`SymbolModel.changes`, :meth:`SymbolModel.tickers`) that hash many steps at
+  once (:mod:`~ops.fake_exchange.hashing`); one-off questions (``changed``, ``ticker``) give the same answers.
 - Trades are drawn per minute; each takes the best ask (buy) or best bid (sell) of the version in force at its
   instant. Trades do not consume the book (a simplification). Klines are built from these trades only, so
   intervals without trades are missing, and minutes before ``genesis_ms`` have no trades at all.
@@ -18,15 +20,18 @@ order at the same cost and two runs with one seed agree to the byte:
 from __future__ import annotations
 
 import calendar
+import functools
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import compress
 from typing import NamedTuple
 
 from ops.fake_exchange.contracts import Contract
+from ops.fake_exchange.hashing import below, mix64, mix64_many
 from ops.fake_exchange.numbers import scaled_decimal
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "FORCED_EVERY",
     "REST_GRANULARITIES",
     "STEP_NS",
+    "TOP_LEVELS",
     "Book",
     "KlineAgg",
     "MarketModel",
@@ -46,9 +52,11 @@ __all__ = [
 STEP_NS = 100_000_000
 FORCED_EVERY = 50
 MINUTE_MS = 60_000
-_MASK = (1 << 64) - 1
 _TWO64 = float(1 << 64)
 _PATTERN_LEN = 1021
+TOP_LEVELS = 3  # the levels of each side whose sizes are redrawn at every version
+_DEEP_EPOCH_STEPS = 600  # deeper sizes are redrawn once a minute
+_DEEP_CACHE_LIMIT = 8  # consecutive versions mostly share their deep levels: a few entries catch that
 _WEEK_OFFSET_MS = 4 * 86_400_000  # 1970-01-01 was a Thursday; weekly candles start on Mondays
 
 REST_GRANULARITIES: frozenset[int] = frozenset({1, 5, 15, 30, 60, 120, 240, 480, 720, 1440, 10080})
@@ -75,14 +83,6 @@ _SALT_SEQ = 0xD6E8FEB86659FD93
 _SALT_TRADE = 0xA0761D6478BD642F
 _SALT_NOISE = 0xE7037ED1A0B428DB
 _SALT_PUSH = 0x8EBC6AF09C88C6E3
-
-
-def mix64(x: int) -> int:
-    """SplitMix64 finaliser: a well-spread 64-bit hash of ``x``."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-    return x ^ (x >> 31)
 
 
 def interval_bounds(minutes: int, t_ms: int) -> tuple[int, int]:
@@ -173,12 +173,48 @@ def _shared_tables() -> tuple[bytes, dict[float, tuple[list[int], list[int], lis
 _PATTERN, _TABLES = _shared_tables()
 
 
+@functools.cache
+def _side_offsets(residue: int, direction: int, count: int) -> tuple[int, ...]:
+    """Where the first ``count`` levels of a side starting at a price of this pattern residue are, relative to it:
+    0 (the start itself), then the populated ticks of the pattern beyond it in ``direction`` (-1 bids, 1 asks)."""
+    offsets = [0]
+    offset = 0
+    while len(offsets) < count:
+        offset += direction
+        if _PATTERN[(residue + offset) % _PATTERN_LEN]:
+            offsets.append(offset)
+    return tuple(offsets)
+
+
+class _Octave:
+    """One octave of value noise: values hashed at grid points ``length`` steps apart, interpolated linearly. It
+    keeps the grid interval of the last step asked, as steps mostly come in time order."""
+
+    __slots__ = ("amplitude", "base", "end", "length", "salt", "slope", "start")
+
+    def __init__(self, length: int, amplitude: float, salt: int) -> None:
+        self.length = length
+        self.amplitude = amplitude
+        self.salt = salt
+        self.base = -(1 << 62)  # the first step of the kept interval: none yet
+        self.start = self.slope = self.end = 0.0
+
+    def move(self, step: int) -> None:
+        """Keep the interval of ``step`` (the next interval reuses the value at their common point)."""
+        grid = step // self.length
+        following = self.length <= step - self.base < 2 * self.length
+        start = self.end if following else mix64(self.salt ^ grid) / _TWO64
+        self.end = mix64(self.salt ^ (grid + 1)) / _TWO64
+        self.start, self.slope, self.base = start, self.end - start, grid * self.length
+
+
 class SymbolModel:
     """The book and trades of one contract under one seed."""
 
     __slots__ = (
+        "_deep_levels",
         "_deep_sizes",
-        "_grids",
+        "_initial_ticks",
         "_key",
         "_minute_cache",
         "_octaves",
@@ -200,7 +236,7 @@ class SymbolModel:
         rng = random.Random(self._key)
         self._threshold = int(activity * _TWO64)
         self._octaves = tuple(
-            (length, amplitude * rng.uniform(0.5, 1.5), mix64(self._key ^ _SALT_NOISE ^ length))
+            _Octave(length, amplitude * rng.uniform(0.5, 1.5), mix64(self._key ^ _SALT_NOISE ^ length))
             for length, amplitude in ((10, 0.0002), (600, 0.001), (36_000, 0.006), (864_000, 0.03))
         )
         self._rotation = rng.randrange(1 << 20)
@@ -209,7 +245,8 @@ class SymbolModel:
         self._zero_minute_p = 0.3 * (1.0 - activity)
         self._seq_base = 1_600_000_000_000 + self._key % 100_000_000_000
         self._minute_cache: dict[int, KlineAgg | None] = {}
-        self._grids: list[tuple[int, float, float]] = [(-1, 0.0, 0.0)] * len(self._octaves)
+        self._initial_ticks = contract.initial_ticks
+        self._deep_levels: dict[tuple[int, int, int, int], list[tuple[int, int]]] = {}
 
     # -- versions -------------------------------------------------------------------------------------------------
 
@@ -217,9 +254,17 @@ class SymbolModel:
         """Whether the book changes during ``step``."""
         return step % FORCED_EVERY == 0 or mix64(self._key ^ step) < self._threshold
 
+    def changes(self, first: int, stop: int) -> list[int]:
+        """The steps of ``range(first, stop)`` at which the book changes (:meth:`changed`, hashed at once)."""
+        steps = range(first, stop)
+        flags = below(steps, self._key, self._threshold)
+        for forced in range(-first % FORCED_EVERY, len(flags), FORCED_EVERY):
+            flags[forced] = 1
+        return list(compress(steps, flags))
+
     def event_ns(self, step: int) -> int:
         """The instant inside ``step`` at which its change happens."""
-        return step * STEP_NS + mix64(self._key ^ _SALT_TIME ^ step) % STEP_NS
+        return _event_ns(step, mix64(self._key ^ _SALT_TIME ^ step))
 
     def version_at(self, t_ns: int) -> int:
         """The step of the last book change at or before ``t_ns``."""
@@ -240,68 +285,103 @@ class SymbolModel:
 
     def sequence(self, version: int) -> int:
         """The book sequence of a version: increasing with the step, not contiguous."""
-        return self._seq_base + 4 * version + (mix64(self._key ^ _SALT_SEQ ^ version) & 3)
+        return self.ticker(version).sequence
 
     # -- prices ---------------------------------------------------------------------------------------------------
 
     def mid_ticks(self, step: int) -> float:
         """The fair price at ``step`` in ticks (value noise around the contract's initial price)."""
         total = 0.0
-        grids = self._grids
-        for octave, (length, amplitude, salt) in enumerate(self._octaves):
-            grid, rest = divmod(step, length)
-            cached = grids[octave]
-            if cached[0] == grid:
-                v0, v1 = cached[1], cached[2]
-            else:
-                v0 = mix64(salt ^ grid) / _TWO64
-                v1 = mix64(salt ^ (grid + 1)) / _TWO64
-                grids[octave] = (grid, v0, v1)
-            total += amplitude * (2.0 * (v0 + (v1 - v0) * rest / length) - 1.0)
-        return self.contract.initial_ticks * (1.0 + total)
+        for octave in self._octaves:
+            length = octave.length
+            rest = step - octave.base
+            if not 0 <= rest < length:
+                octave.move(step)
+                rest = step - octave.base
+            total += octave.amplitude * (2.0 * (octave.start + octave.slope * rest / length) - 1.0)
+        return self._initial_ticks * (1.0 + total)
 
     def best_ticks(self, version: int) -> tuple[int, int]:
         """Best bid and best ask of a version, in ticks."""
-        spread = 2 if mix64(self._key ^ _SALT_SPREAD ^ version) % 8 == 0 else 1
+        return self._best(version, mix64(self._key ^ _SALT_SPREAD ^ version))
+
+    def _best(self, version: int, spread_hash: int) -> tuple[int, int]:
+        """The spread is 2 ticks one time in 8, else 1; the bid sits half a spread under the mid."""
+        spread = 2 if spread_hash % 8 == 0 else 1
         bid = max(1, int(self.mid_ticks(version) - spread / 2))
         return bid, bid + spread
 
     def ticker(self, version: int) -> Ticker:
         """Best bid/ask with sizes of a version."""
-        bid, ask = self.best_ticks(version)
-        bits = mix64(self._key ^ _SALT_TOP ^ version)
-        return Ticker(
-            self.sequence(version),
-            bid,
-            self._top_sizes[bits & 1023],
-            ask,
-            self._top_sizes[(bits >> 30) & 1023],
-            self.event_ns(version),
-        )
+        return self.tickers((version,))[0]
+
+    def tickers(self, versions: Sequence[int]) -> list[Ticker]:
+        """:meth:`ticker` of each version, hashed at once (far cheaper than one call each)."""
+        key = self._key
+        top = self._top_sizes
+        base = self._seq_base
+        best = self._best
+        make = Ticker._make
+        tickers = []
+        for version, spread_hash, bits, seq_hash, time_hash in zip(
+            versions,
+            mix64_many(versions, key ^ _SALT_SPREAD),
+            mix64_many(versions, key ^ _SALT_TOP),
+            mix64_many(versions, key ^ _SALT_SEQ),
+            mix64_many(versions, key ^ _SALT_TIME),
+            strict=True,
+        ):
+            bid, ask = best(version, spread_hash)
+            bid_size, ask_size = top[bits & 1023], top[(bits >> 30) & 1023]
+            sequence = base + 4 * version + (seq_hash & 3)
+            tickers.append(make((sequence, bid, bid_size, ask, ask_size, _event_ns(version, time_hash))))
+        return tickers
 
     def book(self, version: int, levels: int) -> Book:
         """The top ``levels`` of each side of a version."""
-        bid, ask = self.best_ticks(version)
-        bits = mix64(self._key ^ _SALT_TOP ^ version)
+        return self.books((version,), levels)[0]
+
+    def books(self, versions: Sequence[int], levels: int) -> list[Book]:
+        """:meth:`book` of each version, hashed at once. The sizes of a side's top levels come from the same hash
+        as the ticker's (bids from its low bits, asks from bit 30 on)."""
+        side = self._side
+        return [
+            Book(
+                version,
+                ticker.sequence,
+                side(ticker.bid_ticks, -1, bits, version // _DEEP_EPOCH_STEPS, levels),
+                side(ticker.ask_ticks, 1, bits >> 30, version // _DEEP_EPOCH_STEPS, levels),
+            )
+            for version, ticker, bits in zip(
+                versions, self.tickers(versions), mix64_many(versions, self._key ^ _SALT_TOP), strict=True
+            )
+        ]
+
+    def _side(self, best: int, direction: int, bits: int, epoch: int, levels: int) -> list[tuple[int, int]]:
+        """One side: the best price, then the populated ticks of the pattern beyond it (while positive), the
+        sizes of the top ones from ``bits``."""
+        offsets = _side_offsets((best + self._rotation) % _PATTERN_LEN, direction, min(levels, TOP_LEVELS + 1))
         top = self._top_sizes
-        deep = self._deep_sizes
-        epoch = version // 600 * 0x85EBCA77
-        pattern = _PATTERN
-        rotation = self._rotation
-        bids: list[tuple[int, int]] = []
-        asks: list[tuple[int, int]] = []
-        for side, start, direction, shift in ((bids, bid, -1, 0), (asks, ask, 1, 30)):
-            price = start
-            while len(side) < levels and price > 0:
-                if price == start or pattern[(price + rotation) % _PATTERN_LEN]:
-                    index = len(side)
-                    if index < 3:
-                        size = top[(bits >> (shift + 10 * index)) & 1023]
-                    else:
-                        size = deep[(price * 0x9E3779B1 + epoch + rotation) & 4095]
-                    side.append((price, size))
-                price += direction
-        return Book(version, self.sequence(version), bids, asks)
+        side = [(best + o, top[(bits >> 10 * i) & 1023]) for i, o in enumerate(offsets[:TOP_LEVELS]) if best + o > 0]
+        if levels > TOP_LEVELS:
+            side += self._deep(best + offsets[TOP_LEVELS], direction, epoch, levels - TOP_LEVELS)
+        return side
+
+    def _deep(self, start: int, direction: int, epoch: int, count: int) -> list[tuple[int, int]]:
+        """The levels below the top ones: ``count`` populated ticks from ``start`` on (while positive), with sizes
+        drawn per price and epoch. Cached, as consecutive versions mostly share them."""
+        key = (start, direction, epoch, count)
+        deep = self._deep_levels.get(key)
+        if deep is None:
+            if len(self._deep_levels) > _DEEP_CACHE_LIMIT:
+                self._deep_levels.clear()
+            rotation = self._rotation
+            prices = [start + o for o in _side_offsets((start + rotation) % _PATTERN_LEN, direction, count)]
+            sizes = self._deep_sizes
+            offset = epoch * 0x85EBCA77 + rotation
+            deep = [(price, sizes[(price * 0x9E3779B1 + offset) & 4095]) for price in prices if price > 0]
+            self._deep_levels[key] = deep
+        return deep
 
     def candle_push_ms(self, second: int) -> int:
         """When, inside fake second ``second``, this contract's candle pushes go out (at most one per second)."""
@@ -411,6 +491,10 @@ class SymbolModel:
                 rows.append(agg)
             start = stop
         return rows
+
+
+def _event_ns(step: int, time_hash: int) -> int:
+    return step * STEP_NS + time_hash % STEP_NS
 
 
 def _interval_length(minutes: int, start_ms: int) -> int:

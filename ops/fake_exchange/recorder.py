@@ -59,9 +59,14 @@ class Recorder:
         self._frames: dict[str, list[Delivered]] = {}
         self._file: IO[str] | None = capture_path.open("a", encoding="utf-8") if capture_path else None
 
+    @property
+    def active(self) -> bool:
+        """Whether frames are kept or captured (else :meth:`record` does nothing)."""
+        return self._keep or self._file is not None
+
     def record(self, conn_id: str, kind: Kind, text: str, frame: Frame | None = None) -> None:
         """Note one frame the socket accepted."""
-        if not self._keep and self._file is None:
+        if not self.active:
             return
         sent_ns = time.time_ns()
         if self._keep:

@@ -7,15 +7,18 @@ client received can be compared byte for byte with what the model says it should
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import NamedTuple, Protocol
 
 from ops.fake_exchange.frames import PriceText, candle_frame, depth_frame, depth_levels, ticker_frame
-from ops.fake_exchange.model import CANDLE_TYPES, KlineAgg, MarketModel, SymbolModel, interval_bounds
+from ops.fake_exchange.model import CANDLE_TYPES, STEP_NS, KlineAgg, MarketModel, SymbolModel, interval_bounds
 from ops.fake_exchange.session import Subscription
 
 __all__ = ["Cursor", "Feed", "Frame", "Market", "ModelFeed"]
 
 _DEPTH_PERIOD_MS = 100
+_FIRST_BURST_NS = 2_000_000_000
+_MAX_BURST_NS = 3_600_000_000_000
 
 
 class Frame(NamedTuple):
@@ -29,6 +32,9 @@ class Frame(NamedTuple):
     text: str
 
 
+_frame = Frame._make  # from a tuple: cheaper than the keyword-aware constructor, once per pushed frame
+
+
 class Cursor(Protocol):
     """A stream's position in fake time."""
 
@@ -40,7 +46,7 @@ class Cursor(Protocol):
 class TickerCursor:
     """tickerV2: one frame per book version whose best bid/ask differs from the previous version's."""
 
-    __slots__ = ("_last", "_model", "_next", "_next_ns", "_price", "_sub")
+    __slots__ = ("_last", "_model", "_next", "_price", "_sub")
 
     def __init__(self, sub: Subscription, model: SymbolModel, price: PriceText, start_ns: int) -> None:
         self._sub = sub
@@ -49,28 +55,39 @@ class TickerCursor:
         version = model.version_at(start_ns)
         ticker = model.ticker(version)
         self._last = (ticker.bid_ticks, ticker.bid_size, ticker.ask_ticks, ticker.ask_size)
-        self._next = model.next_version(version)
-        self._next_ns = model.event_ns(self._next)
+        self._next = version + 1  # the first step not looked at yet
 
     def advance(self, until_ns: int) -> list[Frame]:
-        frames: list[Frame] = []
+        stop = until_ns // STEP_NS + 1
+        if stop <= self._next:
+            return []
         model = self._model
-        while self._next_ns <= until_ns:
-            ticker = model.ticker(self._next)
+        versions = model.changes(self._next, stop)
+        tickers = model.tickers(versions)
+        self._next = stop
+        if tickers and tickers[-1].ts_ns > until_ns:  # the last step's change comes later in that step
+            self._next = versions[-1]
+            tickers.pop()
+        frames = []
+        sub, arg, price, last = self._sub, self._sub.arg, self._price, self._last
+        for ticker in tickers:
             best = (ticker.bid_ticks, ticker.bid_size, ticker.ask_ticks, ticker.ask_size)
-            if best != self._last:
-                self._last = best
-                text = ticker_frame(self._sub.arg, ticker, self._price)
-                frames.append(Frame(ticker.ts_ns, self._sub, ticker.sequence, ticker.ts_ns, text))
-            self._next = model.next_version(self._next)
-            self._next_ns = model.event_ns(self._next)
+            if best != last:
+                last = best
+                ts = ticker.ts_ns
+                frames.append(_frame((ts, sub, ticker.sequence, ts, ticker_frame(arg, ticker, price))))
+        self._last = last
         return frames
 
 
 class DepthCursor:
-    """level2Depth50/5: the book every 100 ms, resent with the same sequence while it is unchanged."""
+    """level2Depth50/5: the book every 100 ms, resent with the same sequence while it is unchanged.
 
-    __slots__ = ("_body", "_levels", "_model", "_next_ms", "_price", "_sub", "_topic", "_version")
+    A push at a step boundary shows the last version changed before that step, or the step's own version if its
+    change falls exactly on the boundary.
+    """
+
+    __slots__ = ("_body", "_latest", "_levels", "_model", "_next_step", "_price", "_sub", "_topic", "_version")
 
     def __init__(self, sub: Subscription, model: SymbolModel, price: PriceText, start_ns: int, levels: int) -> None:
         self._sub = sub
@@ -78,24 +95,47 @@ class DepthCursor:
         self._model = model
         self._price = price
         self._levels = levels
-        self._next_ms = (start_ns // 1_000_000) // _DEPTH_PERIOD_MS * _DEPTH_PERIOD_MS + _DEPTH_PERIOD_MS
+        self._next_step = start_ns // 1_000_000 // _DEPTH_PERIOD_MS + 1  # one push per step, at its start
+        self._latest = model.version_at(self._next_step * STEP_NS - 1)  # the last change before that step
         self._version = -1
-        self._body = ("", "")
+        self._body = (0, "", "")
 
     def advance(self, until_ns: int) -> list[Frame]:
-        frames: list[Frame] = []
+        first, stop = self._next_step, until_ns // STEP_NS + 1
+        if stop <= first:
+            return []
+        self._next_step = stop
         model = self._model
-        while self._next_ms * 1_000_000 <= until_ns:
-            at_ms = self._next_ms
-            version = model.version_at(at_ms * 1_000_000)
-            if version != self._version:
-                self._version = version
-                self._body = depth_levels(model.book(version, self._levels), self._price, self._levels)
-            sequence = model.sequence(version)
-            text = depth_frame(self._topic, sequence, at_ms, *self._body)
-            frames.append(Frame(at_ms * 1_000_000, self._sub, sequence, at_ms, text))
-            self._next_ms += _DEPTH_PERIOD_MS
-        return frames
+        shown = []  # the version each push shows
+        changes = model.changes(first, stop)
+        changes.append(stop)  # a sentinel
+        pending = 0
+        latest = self._latest
+        for step in range(first, stop):
+            version = latest
+            if changes[pending] == step:
+                latest = step
+                pending += 1
+                if model.event_ns(step) == step * STEP_NS:
+                    version = step
+            shown.append(version)
+        self._latest = latest
+        bodies = {self._version: self._body}
+        new = [version for version in dict.fromkeys(shown) if version not in bodies]
+        for book in model.books(new, self._levels):
+            bodies[book.version] = (book.sequence, *depth_levels(book, self._price, self._levels))
+        self._version = shown[-1]
+        self._body = bodies[self._version]
+        sub, topic = self._sub, self._topic
+        return [
+            _frame((step * STEP_NS, sub, sequence, at_ms, depth_frame(topic, sequence, at_ms, asks, bids)))
+            for step, at_ms, (sequence, asks, bids) in zip(
+                range(first, stop),
+                range(first * _DEPTH_PERIOD_MS, stop * _DEPTH_PERIOD_MS, _DEPTH_PERIOD_MS),
+                map(bodies.__getitem__, shown),
+                strict=True,
+            )
+        ]
 
 
 class CandleCursor:
@@ -186,11 +226,16 @@ class Feed(Protocol):
 
 
 class ModelFeed:
-    """The model's frames for a connection's subscriptions, merged in fake-time order."""
+    """The model's frames for a connection's subscriptions, merged in fake-time order.
 
-    def __init__(self, market: Market, burst_ns: int = 2_000_000_000) -> None:
+    Max-rate bursts span as much fake time as gives about ``burst_bytes`` of frames (the span doubles or halves
+    after each burst): long enough for the cursors' batched hashing, short enough to keep a burst small.
+    """
+
+    def __init__(self, market: Market, burst_bytes: int = 1 << 22) -> None:
         self._market = market
-        self._burst_ns = burst_ns
+        self._burst_bytes = burst_bytes
+        self._burst_ns = _FIRST_BURST_NS
         self._cursors: dict[Subscription, Cursor | None] = {}
         self._position = 0
 
@@ -217,8 +262,13 @@ class ModelFeed:
     def burst(self) -> list[Frame]:
         if not any(self._cursors.values()):
             return []
-        return self.due(self._position + self._burst_ns)
+        frames = self.due(self._position + self._burst_ns)
+        size = len(frames) * len(frames[len(frames) // 2].text) if frames else 0  # a stream's frames are alike
+        if size < self._burst_bytes // 2:
+            self._burst_ns = min(2 * self._burst_ns, _MAX_BURST_NS)
+        elif size > 2 * self._burst_bytes:
+            self._burst_ns = max(self._burst_ns // 2, STEP_NS)
+        return frames
 
 
-def _fake_time(frame: Frame) -> int:
-    return frame.t_ns
+_fake_time = itemgetter(0)  # Frame.t_ns, as a C-level sort key

@@ -26,6 +26,7 @@ from ops.fake_exchange.clock import FakeClock
 from ops.fake_exchange.config import FakeExchangeConfig
 from ops.fake_exchange.faults import Command, ConnectionFaults, Faults
 from ops.fake_exchange.frames import error_frame, ping_timeout_frame, welcome_frame
+from ops.fake_exchange.framing import text_frames
 from ops.fake_exchange.recorder import Recorder
 from ops.fake_exchange.session import Session
 from ops.fake_exchange.streams import Feed, Frame
@@ -35,17 +36,6 @@ __all__ = ["Connection", "WebSocketEndpoint"]
 
 _SERVICE_EVERY = 64
 _HIGH_WATER = 1 << 18
-
-
-def _text_frame(text: str) -> bytes:
-    """One unmasked, uncompressed, final text frame (RFC 6455 section 5.2) as a server sends it."""
-    payload = text.encode()
-    size = len(payload)
-    if size < 126:
-        return bytes((0x81, size)) + payload
-    if size < 1 << 16:
-        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
-    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
 @dataclass
@@ -205,48 +195,66 @@ class WebSocketEndpoint:
     async def _push(self, conn: Connection, frames: list[Frame]) -> bool:
         """Send data frames through the connection's faults; True when the connection ended.
 
-        Without permessage-deflate, frames are framed here and written to the transport in batches of up to
-        64: the same bytes aiohttp would write, with far fewer system calls.
+        Frames go out in chunks of up to 64, with queued control replies and fault commands served in between.
+        Without permessage-deflate a chunk is framed here and written to the transport at once: the bytes aiohttp
+        would write, with far fewer calls.
+        """
+        for start in range(0, len(frames), _SERVICE_EVERY):
+            if await self._send_chunk(conn, frames[start : start + _SERVICE_EVERY]):
+                return True
+            if conn.closed or await self._service(conn):
+                return True
+        if self._config.max_rate:
+            await asyncio.sleep(0)
+        return conn.closed
+
+    async def _send_chunk(self, conn: Connection, frames: list[Frame]) -> bool:
+        """Send up to 64 data frames; True when a fault command ended the connection.
+
+        With no fault rewriting or counting frames, nothing recorded and no pacing (max-rate benchmarks), the
+        chunk is framed in one go; otherwise each frame goes through the faults, the recorder and the
+        slow-consumer check.
         """
         faults = conn.faults
-        record = self._recorder.record
+        batched = conn.transport is not None and not conn.ws.compress
         clock = self._clock
-        lag_limit_ns = self._config.slow_consumer_lag_s * 1e9 * clock.speed
         paced = not self._config.max_rate and clock.speed > 0
-        batch: list[bytes] | None = [] if conn.transport is not None and not conn.ws.compress else None
-        for count, out in enumerate(faults.apply(frames)):
+        if batched and not (paced or faults.active or self._recorder.active):
+            await self._flush(conn, [frame.text for frame in frames])
+            return False
+        record = self._recorder.record
+        lag_limit_ns = self._config.slow_consumer_lag_s * 1e9 * clock.speed
+        batch: list[str] = []
+        for out in faults.apply(frames):
             if out.delay_s:
                 await self._flush(conn, batch)
                 await asyncio.sleep(out.delay_s)
             if paced and clock.now_ns() - out.frame.t_ns > lag_limit_ns:
                 self._abort(conn, "slow consumer")
                 return True
-            if batch is None:
+            if batched:
+                batch.append(out.text)
+            else:
                 conn.sending_since = time.monotonic()
                 await conn.ws.send_str(out.text)
                 conn.sending_since = None
-            else:
-                batch.append(_text_frame(out.text))
             record(conn.conn_id, out.kind, out.text, out.frame)
             if out.kind == "data" and (command := faults.count_delivered()) is not None:
                 await self._flush(conn, batch)
                 await self._command(conn, command)
                 return True
-            if count % _SERVICE_EVERY == _SERVICE_EVERY - 1:
-                await self._flush(conn, batch)
-                if conn.closed or await self._service(conn):
-                    return True
         await self._flush(conn, batch)
-        if self._config.max_rate:
-            await asyncio.sleep(0)
-        return conn.closed
+        return False
 
-    async def _flush(self, conn: Connection, batch: list[bytes] | None) -> None:
+    async def _flush(self, conn: Connection, batch: list[str]) -> None:
         """Write batched frames, then wait while the transport holds more than it should (backpressure)."""
         transport = conn.transport
         if not batch or transport is None:
             return
-        transport.write(b"".join(batch))
+        if transport.is_closing():  # the client has gone: writing would only log warnings
+            conn.closed = True
+            return
+        transport.write(text_frames(batch))
         batch.clear()
         if transport.get_write_buffer_size() > _HIGH_WATER:
             conn.sending_since = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from decimal import Decimal
@@ -218,3 +219,31 @@ def test_interval_bounds_align_weeks_to_monday_and_months_to_the_calendar() -> N
     assert interval_bounds(10080, monday + 5_000) == (monday, monday + 7 * 86_400_000)
     start, end = interval_bounds(0, START_MS)  # 2026-09-21 (UTC)
     assert (start, end) == (1_788_220_800_000, 1_790_812_800_000)  # 2026-09-01 .. 2026-10-01
+
+
+def test_batches_give_what_one_call_each_gives() -> None:
+    m = market(count=20).model
+    first = START_NS // STEP_NS
+    for symbol in ("XBTUSDTM", "LINKUSDTM", "ULFUSDTM"):  # busy to quiet
+        model = m.symbol(symbol)
+        for start, stop in ((first, first + 1), (first + 3, first + 20), (first - 7, first + 2_000)):
+            assert model.changes(start, stop) == [step for step in range(start, stop) if model.changed(step)]
+        versions = model.changes(first, first + 500)
+        tickers = {v: model.ticker(v) for v in reversed(versions)}  # backwards: the noise cache must not mind
+        books = {v: model.book(v, 50) for v in reversed(versions[:50])}
+        assert model.tickers(versions) == [tickers[v] for v in versions]
+        assert model.books(versions[:50], 50) == [books[v] for v in versions[:50]]
+        assert [model.sequence(v) for v in versions] == [tickers[v].sequence for v in versions]
+
+
+def test_the_model_output_is_pinned() -> None:
+    """Same seed, same bytes across versions of this code (this digest predates the batched paths)."""
+    m = market(7, 20)
+    digest = hashlib.sha256()
+    topics = ("tickerV2:XBTUSDTM", "tickerV2:DOGEUSDTM", "level2Depth50:ETHUSDTM", "level2Depth50:XBTUSDM")
+    for topic in (*topics, "level2Depth5:SOLUSDTM", "limitCandle:XBTUSDTM_1min"):
+        for frame in m.frames(Subscription(*topic.split(":")), START_NS, START_NS + 120_000_000_000):
+            digest.update(frame.text.encode())
+    model = m.model.symbol("ETHUSDTM")
+    digest.update(repr(model.book(model.version_at(START_NS), 100)).encode())
+    assert digest.hexdigest() == "b39c3a0d3afd35f58c4a8500ef20491c0bff0fe3e07790ecd56c5bc177b48d6c"

@@ -212,6 +212,31 @@ async def test_same_seed_gives_byte_identical_streams_in_max_rate_mode() -> None
         assert first != await stream(4, topic)
 
 
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "batched"])
+@pytest.mark.parametrize("topic", ["tickerV2:XBTUSDTM,SOLUSDTM,ETHUSDM", "level2Depth50:ETHUSDTM,XBTUSDM"])
+async def test_max_rate_frames_equal_the_offline_model_byte_for_byte(recorded: bool, topic: str) -> None:
+    channel, symbols = topic.split(":")
+    async with running(max_rate=True, record_delivered=recorded) as fx, connected(fx) as ws:
+        await subscribe(ws, f"/contractMarket/{topic}")
+        received = await collect(ws, 600)
+        streams = [
+            fx.market.frames(Subscription(channel, s), START_NS, START_NS + 300_000_000_000) for s in symbols.split(",")
+        ]
+    expected = sorted((f for frames in streams for f in frames), key=lambda f: f.t_ns)
+    assert received == [f.text for f in expected[:600]]
+
+
+async def test_max_rate_stops_quietly_when_the_client_vanishes(caplog: pytest.LogCaptureFixture) -> None:
+    async with running(max_rate=True, record_delivered=False) as fx, connected(fx) as ws:
+        await subscribe(ws, "/contractMarket/level2Depth50:XBTUSDTM,ETHUSDTM")
+        await collect(ws, 100)
+        (conn_id,) = fx.connections()
+        ws.transport.abort()
+        async with asyncio.timeout(3):
+            assert await fx.wait_closed(conn_id) == "client closed"
+    assert not [r for r in caplog.records if "socket.send() raised exception" in r.getMessage()]
+
+
 async def test_subscribing_twice_gives_one_stream_and_unsubscribe_stops_it() -> None:
     async with running() as fx, connected(fx) as ws:
         await subscribe(ws, "/contractMarket/level2Depth5:XBTUSDTM", "a")
