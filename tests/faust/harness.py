@@ -118,18 +118,18 @@ def end_offsets(job: Job) -> dict[int, int]:
         consumer.close()
 
 
-def committed(job: Job, attempts: int = 30) -> dict[int, int]:
+def committed(job: Job, attempts: int = 30, timeout_s: float = 30.0) -> dict[int, int]:
     """The group's committed input offsets (-1001 for none), retrying while a (re)started broker loads its
-    group coordinator."""
+    group coordinator (or while an open transaction holds the group's offsets unstable)."""
     consumer = Consumer({"bootstrap.servers": job.bootstrap, "group.id": job.group})
     try:
         tps = [TopicPartition(job.input_topic, p) for p in range(job.partitions)]
         for _ in range(attempts - 1):
             try:
-                return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=30)}
+                return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=timeout_s)}
             except KafkaException:
                 time.sleep(1.0)
-        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=30)}
+        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=timeout_s)}
     finally:
         consumer.close()
 
@@ -206,12 +206,15 @@ def running(job: Job, log: Path, *extra: str) -> Iterator[Worker]:
             worker.kill()
 
 
-def wait_committed(job: Job, ends: dict[int, int], timeout: float, at_least: float = 1.0) -> dict[int, int]:
-    """Wait until the group committed ``at_least`` of the input (all of it by default); the committed offsets."""
+def wait_committed(
+    job: Job, ends: dict[int, int], timeout: float, at_least: float = 1.0, attempts: int = 30
+) -> dict[int, int]:
+    """Wait until the group committed ``at_least`` of the input (all of it by default); the committed offsets.
+    ``attempts`` bounds the retries of each offset fetch (:func:`committed`)."""
     total = sum(ends.values())
     deadline = time.monotonic() + timeout
     while True:
-        offsets = committed(job)
+        offsets = committed(job, attempts, timeout_s=min(30.0, max(timeout, 1.0)))
         done = sum(max(offsets.get(p, 0), 0) for p in ends)
         if done >= total * at_least:
             return offsets
@@ -239,10 +242,10 @@ def supervise(
     worker = worker or Worker(job, log, *extra)
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            wait_committed(job, ends, 1.0, at_least)
+        try:  # one short fetch a round, so that the deadline below is checked (and the log shown) in time
+            wait_committed(job, ends, 1.0, at_least, attempts=1)
             return worker, restarts
-        except TimeoutError:
+        except (TimeoutError, KafkaException):
             pass
         if not worker.alive:
             restarts += 1
