@@ -4,10 +4,12 @@ One checkpoint commits, atomically per source partition, everything the worker d
 derived records already sent, the changelog of the per-symbol state, and the input offsets. The steps run in a
 fixed order, as Quix Streams does it, and every early exit aborts:
 
-1. take the gate, so no event is half processed (its outputs sent but its offset not yet recorded);
-2. produce the changelog of every symbol whose state changed;
+1. take the gate, so no batch of events is half processed (its outputs sent but its offsets not yet recorded),
+   then the offsets and the state of every symbol that changed, and let the gate go (see :class:`Checkpointer`);
+2. produce that state to the changelog;
 3. flush the producers and fail if any record (output or changelog) was not delivered;
-4. send the offsets to the transaction and commit it (or, at-least-once, commit the consumer offsets).
+4. send the offsets to the transaction and commit it (or, at-least-once, commit the consumer offsets);
+5. send what was processed meanwhile, into the next transaction.
 
 The offsets are the worker's own record of what it processed (:class:`Progress`), never a framework's ack
 bookkeeping: they are exactly the events whose outputs and state are in the transaction.
@@ -16,8 +18,9 @@ bookkeeping: they are exactly the events whose outputs and state are in the tran
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Protocol
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import NoReturn, Protocol
 
 __all__ = ["CheckpointError", "CheckpointPort", "Checkpointer", "DeliveryErrors", "Progress"]
 
@@ -29,8 +32,12 @@ class CheckpointError(RuntimeError):
 class CheckpointPort(Protocol):
     """What a checkpoint drives, per source partition (one Kafka transaction each in exactly-once mode)."""
 
+    def take_changelogs(self, partitions: frozenset[int]) -> None:
+        """Take (and encode) the state, as of now, of these partitions' symbols that changed since the last call."""
+        ...
+
     async def produce_changelogs(self, partitions: frozenset[int]) -> None:
-        """Send the changed state of these partitions' symbols (into their transactions)."""
+        """Send the state taken last into these partitions' transactions."""
         ...
 
     async def flush(self, partitions: frozenset[int]) -> None:
@@ -92,7 +99,10 @@ class Progress:
 
 
 class Checkpointer:
-    """Runs the ordered checkpoint; the event loop of the worker holds :attr:`gate` while it processes an event."""
+    """Runs the ordered checkpoint. The worker processes a batch holding :attr:`gate`; while a commit is in flight
+    (:attr:`committing`: after step 1, the gate is free again) it goes on processing but defers the batch's sends
+    (:meth:`defer`), which belong to the next transaction: the checkpoint hands them to the producers, in order,
+    once the commit is done. So the commit's round trips to the broker do not stall processing."""
 
     def __init__(self, port: CheckpointPort, errors: DeliveryErrors) -> None:
         self.gate = asyncio.Lock()
@@ -101,29 +111,65 @@ class Checkpointer:
         self.failed: CheckpointError | None = None
         """Set by a failed checkpoint: nothing may be processed or committed after it, only a restart."""
         self._port = port
+        self._serial = asyncio.Lock()
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._deferred: deque[Callable[[], Awaitable[object]]] = deque()
+
+    @property
+    def committing(self) -> bool:
+        return not self._settled.is_set()
+
+    def defer(self, send: Callable[[], Awaitable[object]]) -> None:
+        """Run ``send`` once the commit in flight is done (call it holding the gate, while :attr:`committing`)."""
+        self._deferred.append(send)
 
     async def checkpoint(self, start_new: bool = True) -> dict[int, int]:
         """Commit what was processed; returns the committed offsets (empty when there was nothing to commit)."""
-        async with self.gate:
-            if self.failed is not None:
-                raise self.failed
-            offsets = self.progress.uncommitted()
-            if not offsets:
-                return {}
-            partitions = frozenset(offsets)
-            port = self._port
+        async with self._serial:
+            async with self.gate:
+                if self.failed is not None:
+                    raise self.failed
+                offsets = self.progress.uncommitted()
+                if not offsets:
+                    return {}
+                partitions = frozenset(offsets)
+                self._settled.clear()
+                try:
+                    self.errors.raise_first()
+                    self._port.take_changelogs(partitions)
+                except BaseException as exc:
+                    await self._fail(partitions, exc)
             try:
+                await self._port.produce_changelogs(partitions)
+                await self._port.flush(partitions)
                 self.errors.raise_first()
-                await port.produce_changelogs(partitions)
-                await port.flush(partitions)
-                self.errors.raise_first()
-                await port.commit(offsets, start_new)
+                await self._port.commit(offsets, start_new)
+                self.progress.committed(offsets)
+                while self._deferred:  # more may be deferred while these are sent: all go before the flag drops
+                    await self._deferred.popleft()()
             except BaseException as exc:
-                await port.abort(partitions)
-                failed = exc if isinstance(exc, CheckpointError) else CheckpointError(f"checkpoint failed: {exc!r}")
-                self.failed = failed
-                if failed is exc or not isinstance(exc, Exception):
-                    raise
-                raise failed from exc
-            self.progress.committed(offsets)
+                await self._fail(partitions, exc)
+            self._settled.set()
             return offsets
+
+    async def _fail(self, partitions: frozenset[int], exc: BaseException) -> NoReturn:
+        await self._port.abort(partitions)
+        self._deferred.clear()
+        self._settled.set()
+        failed = exc if isinstance(exc, CheckpointError) else CheckpointError(f"checkpoint failed: {exc!r}")
+        self.failed = failed
+        if failed is exc or not isinstance(exc, Exception):
+            raise exc
+        raise failed from exc
+
+    async def abandon(self, partitions: frozenset[int]) -> None:
+        """Give up what these partitions did since their last commit (they are being revoked): abort it (a partition
+        that did nothing has nothing to abort) and forget their progress, so that whoever owns them next, this
+        worker included, resumes from the last commit. A commit in flight ends first."""
+        async with self.gate:
+            await self._settled.wait()
+            dirty = partitions & self.progress.uncommitted().keys()
+            if dirty:
+                await self._port.abort(dirty)
+            self.progress.forget(partitions)

@@ -13,11 +13,20 @@ partition, but (read ``faust/transport/consumer.py`` and ``faust/transport/drive
 - The committed offsets are Faust's acks, taken when the stream fetches the *next* event and computed before
   the commit acquires the producer lock: an event whose outputs are already sent can be left out of the
   offsets of the transaction that holds them. Events skipped during a rebalance are acked unprocessed.
-- Faust's stream drops events it fetched while flow control is suspended or the generation changed, and acks
-  them unprocessed; observed here as a single event missing mid-stream right after a worker start, with the
-  events around it processed. :class:`EosConsumer` records the order in which it hands out each partition's
-  records (:class:`DeliveryLog`) and the agent fails the worker when one it never processed was passed over.
+- Faust drops records it fetched as a rebalance begins, or of a partition it paused meanwhile (it hands aiokafka
+  its live set of active partitions, which is empty for a moment during rebalances and table recovery, and
+  aiokafka then returns every partition's records), and counts on its seek to the committed offsets when streams
+  resume. That seek skips a partition without a committed offset: its dropped records are lost (observed: events
+  missing mid-stream right after a worker start). Its stream also acks unprocessed the events it drops, and its
+  per-message path (consumer callback, conductor, channel queue, stream, agent) costs ~100 us an event, ten times
+  the job's own work. :class:`EosConsumer` hands each fetched batch of a source partition whole to the job
+  (:class:`WorkerHooks`), keeps Faust's per-message path for changelogs only (table recovery), and makes sure the
+  first batch of each source partition in an assignment starts at its committed offset (its beginning when there
+  is none), seeking there otherwise.
 - ``begin_transaction``/``commit_transaction`` log and swallow every error except a fence.
+- A rebalance revokes every partition, then assigns; a partition the worker keeps keeps its open transaction,
+  while its stream restarts from the committed offsets and sends the same outputs into it again. The job aborts
+  the transactions of revoked partitions (:meth:`~processors.checkpoint.Checkpointer.abandon`).
 - Table recovery in exactly-once mode waits for the changelog position to reach the last stable offset; the
   last offset is always a transaction marker, never delivered, so recovery only ends after two 5-second queue
   timeouts (``detect_aborted_tx``): 10 s of every restart. :class:`EosRecovery` targets the offset of the last
@@ -26,19 +35,19 @@ partition, but (read ``faust/transport/consumer.py`` and ``faust/transport/drive
 - Windowed tables close windows on wall-clock time, once per table, and drop late events (#323); we use no
   windowed table at all: bars are closed by the core on event time.
 
-The fix, isolated here: :class:`EosConsumer` replaces Faust's commit by :class:`~processors.checkpoint.Checkpointer`
-(offsets from what the agent processed under the gate; changelog, flush, offsets, commit in that order; abort
-and crash on any error), and its acks are bookkeeping only. :class:`EosTransactionManager` refuses any send that
-would bypass a transaction. Sinks are written by the agent through the source partition's transactional
+The fix, isolated here: :class:`EosConsumer` feeds the job batches and replaces Faust's commit by
+:class:`~processors.checkpoint.Checkpointer` (offsets from what the job processed under the gate; changelog,
+flush, offsets, commit in that order; abort and crash on any error). :class:`EosTransactionManager` refuses any
+send that would bypass a transaction. Sinks are written by the job through the source partition's transactional
 producer, to the same partition number (sinks are created co-partitioned with the source).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
 import faust
@@ -54,14 +63,13 @@ from ops.connections import aiokafka_options
 
 __all__ = [
     "EXIT_CRASHED",
-    "CommitHook",
-    "DeliveryLog",
     "EosApp",
     "EosConsumer",
     "EosRecovery",
     "EosTableManager",
     "EosTransactionManager",
     "EosTransport",
+    "WorkerHooks",
     "fatal",
     "faust_credentials",
 ]
@@ -80,45 +88,19 @@ def fatal(reason: BaseException) -> NoReturn:
     os._exit(EXIT_CRASHED)
 
 
-class CommitHook(Protocol):
-    """The job's checkpoint, as the consumer calls it."""
+class WorkerHooks(Protocol):
+    """The job, as the consumer drives it."""
+
+    gate: asyncio.Lock
+    """Held while a batch is processed and while a checkpoint takes its offsets: no batch is half done at a commit."""
+
+    async def process(self, tp: TP, records: Sequence[Any]) -> None:
+        """Process one fetched batch of a source partition (aiokafka records, in offset order), holding :attr:`gate`."""
+        ...
 
     async def commit(self, start_new: bool) -> dict[TP, int]:
         """Run a checkpoint; the committed offsets (empty when there was nothing to commit)."""
         ...
-
-
-class DeliveryLog:
-    """Per partition, the offsets the consumer delivered, in order, with a ``None`` where it seeked."""
-
-    def __init__(self) -> None:
-        self._delivered: dict[TP, deque[int | None]] = {}
-
-    def delivered(self, tp: TP, offset: int) -> None:
-        self._delivered.setdefault(tp, deque()).append(offset)
-
-    def seeked(self, tps: Iterable[TP]) -> None:
-        for tp in tps:
-            self._delivered.setdefault(tp, deque()).append(None)
-
-    def forget(self, tps: Iterable[TP]) -> None:
-        for tp in tps:
-            self._delivered.pop(tp, None)
-
-    def passed_over(self, tp: TP, offset: int) -> list[int]:
-        """The offsets delivered before ``offset`` (since the previous call) that never reached the agent and will
-        not be delivered again: a seek goes back to the committed offset, so it redelivers any skipped before it."""
-        queue = self._delivered.get(tp)
-        skipped: list[int] = []
-        while queue:
-            head = queue.popleft()
-            if head == offset:
-                return skipped
-            if head is None:
-                skipped.clear()
-            else:
-                skipped.append(head)
-        raise RuntimeError(f"{tp} offset {offset} reached the agent without having been delivered")
 
 
 class EosTransactionManager(TransactionManager):
@@ -145,38 +127,50 @@ class EosTransactionManager(TransactionManager):
         raise RuntimeError("offsets are committed by the checkpoint (EosConsumer.force_commit), not by Faust")
 
 
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker may hold a fetch while the partitions in it have no new record (Faust sets 1.5 s). A
+partition with records still buffered is left out of the next fetch and waits for it to return: with 1.5 s, a
+partition catching up stalls behind idle ones for that long."""
+
+
+class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
+        consumer: AIOKafkaConsumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+        return consumer
+
+    async def start_offset(self, tp: TopicPartition) -> int:
+        """Where reading ``tp`` starts: its committed offset, its beginning when nothing was committed (the worker's
+        ``auto_offset_reset``)."""
+        consumer = self._ensure_consumer()
+        committed: int | None = await self.call_thread(consumer.committed, tp)
+        if committed is not None:
+            return committed
+        beginnings: dict[TopicPartition, int] = await self.call_thread(consumer.beginning_offsets, [tp])
+        return beginnings[tp]
+
+
 class EosConsumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer whose commits are the job's checkpoint and which logs what it delivers."""
+    """Faust's aiokafka consumer that hands source records to the job in fetched batches and whose commits are the
+    job's checkpoint."""
+
+    _thread: _ConsumerThread
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.deliveries = DeliveryLog()
-        deliver = self.callback
-        delivered = self.deliveries.delivered
+        self._positioned: set[TP] = set()
+        """Source partitions whose first batch in this assignment started where their reading starts."""
 
-        is_changelog = self._is_changelog_tp
-
-        async def logged(message: Any) -> None:
-            if not is_changelog(message.tp):
-                delivered(message.tp, message.offset)
-            await deliver(message)
-
-        self.callback = logged
-
-    async def _seek(self, partition: TP, offset: int) -> None:
-        self.deliveries.seeked([partition])
-        await super()._seek(partition, offset)
-
-    async def seek_to_committed(self) -> Any:
-        self.deliveries.seeked(self.assignment())
-        return await super().seek_to_committed()
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        self.deliveries.forget(revoked)
+        self._positioned.difference_update(revoked)
         await super().on_partitions_revoked(revoked)
 
     def ack(self, message: Any) -> bool:
-        """Mark the message done for ``wait_empty``; offsets are not derived from acks (see the module doc)."""
+        """Mark the (changelog) message done for ``wait_empty``; offsets are not derived from acks (see the module
+        doc)."""
         if message.acked:
             return False
         message.acked = True
@@ -184,17 +178,83 @@ class EosConsumer(aiokafka_driver.Consumer):
         notify(self._waiting_for_ack)
         return True
 
-    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-        """No gap bookkeeping: it only serves the ack-based offsets we do not use, and never shrinks without them
-        (every transaction marker of the input is a gap)."""
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Faust's fetch loop, batch by batch: a source partition's records go to the job under its gate, a
+        changelog's go Faust's per-message way. Records fetched as a rebalance began, or of a partition paused since
+        the fetch (a changelog once recovered: a late record of it would overwrite newer state in the table), are
+        dropped, as Faust drops them; see :meth:`_positioned_at`."""
+        hooks = _hooks(self.app)
+        stopped = cast(Any, self)._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (stopped() or fetcher_stopped()):
+                records, active = await self._wait_next_records(timeout=1.0)
+                if not records or self.should_stop:
+                    continue
+                generation = self.app.consumer_generation_id
+                for tp, batch in records.items():
+                    if not (self._current(generation) and self._active(tp, active)):
+                        continue
+                    if self._is_changelog_tp(tp):
+                        await self._deliver(tp, batch, generation, active)
+                    elif await self._positioned_at(tp, batch[0].offset, generation):
+                        # shielded: a cancelled fetcher (a stop) must not leave a batch half processed
+                        await asyncio.shield(self._process(hooks, tp, batch, generation))
+        except self.consumer_stopped_errors:
+            if not self.transport.app.should_stop:
+                raise
+        except asyncio.CancelledError:
+            if not self.transport.app.should_stop:
+                raise
+
+    async def _positioned_at(self, tp: TP, offset: int, generation: int) -> bool:
+        """Whether a batch of source partition ``tp`` starting at ``offset`` may be processed. The first one in an
+        assignment must start where reading the partition starts; otherwise records were fetched and dropped (during
+        the rebalance or the table recovery before it) and Faust's seek to the committed offsets did not undo that
+        (it skips a partition without any), so the partition is sought to its start and the batch dropped. After
+        that, every batch until the partition is revoked follows the previous one: a batch is dropped only as a
+        rebalance begins."""
+        if tp in self._positioned:
+            return True
+        start = await self._thread.start_offset(TopicPartition(tp.topic, tp.partition))
+        if not self._current(generation):
+            return False
+        self._positioned.add(tp)
+        if offset == start:
+            return True
+        log.info("%s: first batch at offset %s, reading starts at %s: seeking there", tp, offset, start)
+        await self.seek(tp, start)
+        return False
+
+    async def _process(self, hooks: WorkerHooks, tp: TP, records: Sequence[Any], generation: int) -> None:
+        async with hooks.gate:
+            if self._current(generation):
+                await hooks.process(tp, records)
+
+    def _current(self, generation: int) -> bool:
+        """False once a rebalance began after the fetch."""
+        return self.flow_active and self.app.consumer_generation_id == generation
+
+    def _active(self, tp: TP, active: set[TP] | None) -> bool:
+        return active is None or tp in active or tp in self._buffered_partitions
+
+    async def _deliver(self, tp: TP, records: Sequence[Any], generation: int, active: set[TP] | None) -> None:
+        """Faust's per-message delivery (table recovery reads changelogs through it)."""
+        read_offsets = self._read_offset
+        for record in records:
+            if not (self._current(generation) and self._active(tp, active)):
+                return
+            offset = record.offset
+            read = read_offsets[tp]
+            if read is None or offset >= read:
+                await self.wait_first(self.callback(self._to_message(tp, record)), self.suspend_flow.wait())
+                read_offsets[tp] = offset
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
-        hook: CommitHook | None = getattr(self.app, "commit_hook", None)
-        if hook is None:
-            raise RuntimeError("EosConsumer needs app.commit_hook")
+        hooks = _hooks(self.app)
         sensor_state = self.app.sensors.on_commit_initiated(self)
         try:
-            offsets = await hook.commit(start_new_transaction)
+            offsets = await hooks.commit(start_new_transaction)
         except Exception as exc:
             fatal(exc)
         if offsets:
@@ -258,10 +318,10 @@ class EosTransport(aiokafka_driver.Transport):
 
 
 class EosApp(faust.App):
-    """A Faust app on :class:`EosTransport`; ``commit_hook`` must be set before the worker starts. Its methods
+    """A Faust app on :class:`EosTransport`; ``hooks`` must be set before the worker starts. Its methods
     are the only way the job reaches Faust's private producer and consumer internals."""
 
-    commit_hook: CommitHook | None = None
+    hooks: WorkerHooks | None = None
 
     def _new_transport(self) -> Any:
         return EosTransport(self.conf.broker_consumer, self)
@@ -283,9 +343,12 @@ class EosApp(faust.App):
         committed: bool = await cast(Any, self.consumer)._commit(offsets)
         return committed
 
-    @property
-    def deliveries(self) -> DeliveryLog:
-        return cast(EosConsumer, self.consumer).deliveries
+
+def _hooks(app: Any) -> WorkerHooks:
+    hooks: WorkerHooks | None = getattr(app, "hooks", None)
+    if hooks is None:
+        raise RuntimeError("EosConsumer needs app.hooks")
+    return hooks
 
 
 def faust_credentials() -> faust.types.auth.CredentialsT | None:

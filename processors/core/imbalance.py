@@ -66,11 +66,6 @@ class _Bar:
     stats: list[_Stat]
 
 
-def _ratio(bid: float, ask: float) -> float | None:
-    total = bid + ask
-    return (bid - ask) / total if total > 0.0 else None
-
-
 class _ImbalanceLogic:
     def __init__(self, depths: tuple[int, ...]) -> None:
         self._depths = depths
@@ -173,6 +168,8 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
         self._inverse = frozenset(inverse_symbols)
         self._engine = WindowEngine(PROCESSOR, windows, _ImbalanceLogic(ordered))
         self._floats = _FloatCache()
+        self._mids = exact.MidCache()
+        self._cut_cache: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         self._last: dict[str, tuple[int, _Values]] = {}
         """Per symbol, the metrics of the last computed sequence: a cache, not state."""
 
@@ -184,8 +181,7 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
         if cached is not None and cached[0] == sequence:
             values = cached[1]
         else:
-            snapshot = self._snapshot(record)
-            values = (snapshot.spread_bps, *self._flat(snapshot.depths))
+            snapshot, values = self._snapshot(record)
             self._last[symbol] = (sequence, values)
         if sequence == self._engine.last_sequence(symbol):
             snapshot = None
@@ -202,53 +198,45 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
         )
         return out
 
-    @staticmethod
-    def _flat(depths: tuple[DepthImbalance, ...]) -> list[float | None]:
-        flat: list[float | None] = []
-        for depth in depths:
-            flat += (depth.size_imbalance, depth.notional_imbalance)
-        return flat
-
-    def _snapshot(self, record: Depth50) -> Imbalance:
+    def _snapshot(self, record: Depth50) -> tuple[Imbalance, _Values]:
+        """The snapshot record and its values for the bar statistics."""
         parse = self._floats
         if len(parse) > _FLOAT_CACHE_LIMIT:
             parse.clear()
         number = parse.__getitem__
         top = self._max_depth
-        bid_prices, ask_prices = record.bid_prices[:top], record.ask_prices[:top]
-        bid_px = list(map(number, bid_prices))
-        bid_sz = list(map(number, record.bid_sizes[:top]))
-        ask_px = list(map(number, ask_prices))
-        ask_sz = list(map(number, record.ask_sizes[:top]))
-        if record.symbol in self._inverse:
-            bid_value = [s / p if p else 0.0 for p, s in zip(bid_px, bid_sz, strict=True)]
-            ask_value = [s / p if p else 0.0 for p, s in zip(ask_px, ask_sz, strict=True)]
-        else:
-            bid_value = list(map(mul, bid_px, bid_sz))
-            ask_value = list(map(mul, ask_px, ask_sz))
-        size_b, value_b = list(accumulate(bid_sz)), list(accumulate(bid_value))
-        size_a, value_a = list(accumulate(ask_sz)), list(accumulate(ask_value))
+        bid_prices, bid_sizes = record.bid_prices[:top], record.bid_sizes[:top]
+        ask_prices, ask_sizes = record.ask_prices[:top], record.ask_sizes[:top]
+        bid_px, bid_sz = list(map(number, bid_prices)), list(map(number, bid_sizes))
+        ask_px, ask_sz = list(map(number, ask_prices)), list(map(number, ask_sizes))
+        value = _coin_value if record.symbol in self._inverse else mul
+        # Running sums from level 1 on (0.0 first: the sum of no level), so the sum over the best d levels is one
+        # index away; summed left to right, as the definition reads.
+        size_b, size_a = list(accumulate(bid_sz, initial=0.0)), list(accumulate(ask_sz, initial=0.0))
+        value_b = list(accumulate(map(value, bid_px, bid_sz), initial=0.0))
+        value_a = list(accumulate(map(value, ask_px, ask_sz), initial=0.0))
         n_bid, n_ask = len(bid_px), len(ask_px)
-        depths: list[DepthImbalance] = []
-        for depth in self._depths:
-            b = (depth if depth < n_bid else n_bid) - 1
-            a = (depth if depth < n_ask else n_ask) - 1
-            depths.append(
-                DepthImbalance(
-                    depth,
-                    _ratio(size_b[b] if b >= 0 else 0.0, size_a[a] if a >= 0 else 0.0),
-                    _ratio(value_b[b] if b >= 0 else 0.0, value_a[a] if a >= 0 else 0.0),
-                )
-            )
         mid = microprice = spread_bps = None
         if n_bid and n_ask:
             bid, ask = bid_px[0], ask_px[0]
-            mid = exact.mid(bid_prices[0], ask_prices[0])
+            mid = self._mids[bid_prices[0], ask_prices[0]]
             half_sum = (bid + ask) / 2.0
             spread_bps = (ask - bid) / half_sum * 10_000.0 if half_sum else None
             sizes = bid_sz[0] + ask_sz[0]
             microprice = (bid * ask_sz[0] + ask * bid_sz[0]) / sizes if sizes else None
-        return Imbalance(
+        depths: list[DepthImbalance] = []
+        values: list[float | None] = [spread_bps]
+        for depth, b, a in self._cuts(n_bid, n_ask):
+            bid_total, ask_total = size_b[b], size_a[a]
+            total = bid_total + ask_total
+            size_imbalance = (bid_total - ask_total) / total if total > 0.0 else None
+            bid_total, ask_total = value_b[b], value_a[a]
+            total = bid_total + ask_total
+            notional_imbalance = (bid_total - ask_total) / total if total > 0.0 else None
+            depths.append(DepthImbalance(depth, size_imbalance, notional_imbalance))
+            values.append(size_imbalance)
+            values.append(notional_imbalance)
+        snapshot = Imbalance(
             symbol=record.symbol,
             sequence=record.sequence,
             exchange_ts_ms=record.exchange_ts_ms,
@@ -259,6 +247,19 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
             spread_bps=spread_bps,
             depths=tuple(depths),
         )
+        return snapshot, tuple(values)
+
+    def _cuts(self, n_bid: int, n_ask: int) -> list[tuple[int, int, int]]:
+        """Per depth, (depth, bid levels, ask levels) summed: the depth clipped to the levels present."""
+        cuts = self._cut_cache.get((n_bid, n_ask))
+        if cuts is None:
+            cuts = self._cut_cache[n_bid, n_ask] = [(d, min(d, n_bid), min(d, n_ask)) for d in self._depths]
+        return cuts
+
+
+def _coin_value(price: float, size: float) -> float:
+    """Value in coin of ``size`` contracts of an inverse contract (one USD each); nothing at price 0."""
+    return size / price if price else 0.0
 
 
 class _FloatCache(dict[str, float]):

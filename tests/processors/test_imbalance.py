@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from processors.core import ImbalanceProcessor, WindowSpec
 from schemas.derived import DepthImbalance, Imbalance, ImbalanceBar, LateEvent, Stats
 from schemas.records import Depth50
+from tests.processors.streams import depth_stream
 
 T = 1_731_680_249_000
 
@@ -133,3 +136,22 @@ def test_emit_empty_carries_the_last_values() -> None:
 def test_depths_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         ImbalanceProcessor(depths=(0, 5))
+
+
+def test_outputs_keep_every_bit_of_the_reference_implementation() -> None:
+    """Speed-ups must not move a float by one bit: the digest of every output (their reprs are exact) over inverse
+    and clipped books, resends, late events and filled gaps was taken with the straightforward implementation
+    (per-level lists, Decimal mids). Only a deliberate change of the outputs may change it."""
+    digest = hashlib.sha256()
+    runs = [
+        (ImbalanceProcessor(inverse_symbols={"XBTUSDM"}), depth_stream(31, 3_000, levels=50)),
+        (ImbalanceProcessor(depths=(3, 1, 100)), depth_stream(32, 2_000, levels=7, resend=0.3)),
+        (ImbalanceProcessor(WindowSpec((1_000,), emit_empty=True), depths=(1, 2)), depth_stream(33, 1_000, levels=2)),
+    ]
+    for processor, records in runs:
+        for record in records:
+            for output in processor.process(record):
+                digest.update(repr(output).encode())
+        for output in processor.flush():
+            digest.update(repr(output).encode())
+    assert digest.hexdigest() == "f61cc0a5c3fb9ab164898daed51ad3831fb3f58b508481caa119d1ad2993f8e4"
