@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -47,6 +48,7 @@ from producers.kucoin.topics import Stream, Topic
 from producers.metrics import ProducerMetrics
 from producers.rest_client import KucoinRestClient
 from producers.sink import RecordSink
+from producers.ws_connection import MessageQueue
 from schemas.records import TickerV2
 
 __all__ = ["LiveStreams", "StreamsConfig"]
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 SERVICE_EVERY_FRAMES = 200
 CLOSE_TIMEOUT_S = 2.0
 STOP_TIMEOUT_S = 2 * CLOSE_TIMEOUT_S + 1.0
+# Read once: on Python 3.11 every ``Stream.X`` goes through EnumType.__getattr__, too slow for every frame.
+_TICKER, _DEPTH50, _DEPTH5 = Stream.TICKER_V2, Stream.DEPTH50, Stream.DEPTH5
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +86,19 @@ class MarketData:
 
     def handle(self, event: Event, raw: str | bytes, receive_ts_ns: int) -> None:
         """Publish what is new, drop what the sequence rules reject, dead-letter what is broken."""
-        if isinstance(event, TickerV2):
-            self._market(Stream.TICKER_V2, event.symbol, event.sequence, event.exchange_ts_ns, receive_ts_ns)
-            if self._admit(Stream.TICKER_V2, event.symbol, event.sequence, event.exchange_ts_ns):
+        if type(event) is TickerV2:
+            ts_ns = event.exchange_ts_ns
+            if self._admit(_TICKER, event.symbol, event.sequence, ts_ns, ts_ns, receive_ts_ns):
                 self._sink.ticker(event, raw)
-        elif isinstance(event, Book):
+        elif type(event) is Book:
             record = event.record
-            stream = Stream.DEPTH50 if event.depth == 50 else Stream.DEPTH5
-            self._market(stream, record.symbol, record.sequence, record.exchange_ts_ms * 1_000_000, receive_ts_ns)
-            if stream is Stream.DEPTH50 and self._admit(stream, record.symbol, record.sequence, record.exchange_ts_ms):
+            stream = _DEPTH50 if event.depth == 50 else _DEPTH5
+            ts_ms = record.exchange_ts_ms
+            if self._admit(stream, record.symbol, record.sequence, ts_ms, ts_ms * 1_000_000, receive_ts_ns):
                 self._sink.depth(record, raw)
-        elif isinstance(event, Malformed):
+        elif type(event) is Malformed:
             self._sink.dead_letter("ws", f"malformed: {event.reason}", raw, receive_ts_ns)
-        elif isinstance(event, Unknown):
+        elif type(event) is Unknown:
             self._sink.dead_letter("ws", f"unknown type: {event.type} {event.topic or ''}".strip(), raw, receive_ts_ns)
         self._frames += 1
         if self._frames % SERVICE_EVERY_FRAMES == 0:
@@ -106,13 +110,17 @@ class MarketData:
             for sequencer in self._sequencers.values():
                 sequencer.forget(symbol)
 
-    def _market(self, stream: Stream, symbol: str, sequence: int, exchange_ts_ns: int, receive_ts_ns: int) -> None:
-        self._metrics.frames_by_stream[stream].inc()
-        self._metrics.latency_by_stream[stream].observe((receive_ts_ns - exchange_ts_ns) / 1e9)
-
-    def _admit(self, stream: Stream, symbol: str, sequence: int, exchange_ts: int) -> bool:
+    def _admit(
+        self, stream: Stream, symbol: str, sequence: int, exchange_ts: int, exchange_ts_ns: int, receive_ts_ns: int
+    ) -> bool:
+        """Count a market-data frame; whether to publish it (Depth5 never is: nothing consumes it)."""
+        metrics = self._metrics
+        metrics.frames_by_stream[stream].inc()
+        metrics.latency_by_stream[stream].observe((receive_ts_ns - exchange_ts_ns) / 1e9)
+        if stream is _DEPTH5:
+            return False
         outcome = self._sequencers[stream].observe(symbol, sequence, exchange_ts)
-        self._metrics.outcomes[(stream, outcome)].inc()
+        metrics.outcomes[(stream, outcome)].inc()
         return outcome.publish
 
 
@@ -121,7 +129,7 @@ class _Connection:
     """One WebSocket connection: its session, its socket, and what a token-rotation handover watches."""
 
     session: Session
-    ws: websockets.ClientConnection | None = None
+    ws: MessageQueue | None = None
     streaming: asyncio.Event = field(default_factory=asyncio.Event)
     replacement: asyncio.Task[bool] | None = None
     closing: asyncio.Task[None] | None = None
@@ -212,9 +220,14 @@ class _ShardWorker:
         connection = _Connection(session)
         url = server.connect_url(bullet.token, connect_id)
         async with websockets.connect(
-            url, ping_interval=None, max_size=2**24, open_timeout=10, close_timeout=CLOSE_TIMEOUT_S
-        ) as ws:
-            connection.ws = ws
+            url,
+            create_connection=MessageQueue,
+            ping_interval=None,
+            max_size=2**24,
+            open_timeout=10,
+            close_timeout=CLOSE_TIMEOUT_S,
+        ) as connected:
+            ws = connection.ws = cast(MessageQueue, connected)  # made by create_connection
             owner.metrics.connections.inc()
             try:
                 pump = asyncio.create_task(self._pump(ws, connection))
@@ -243,7 +256,7 @@ class _ShardWorker:
             return await connection.replacement or streamed
         return streamed
 
-    async def _pump(self, ws: websockets.ClientConnection, connection: _Connection) -> bool:
+    async def _pump(self, ws: MessageQueue, connection: _Connection) -> bool:
         """Read until the socket is closed, by either side; after our own close, until the handshake ends.
 
         The session is served (timers, messages to send, signals) before each batch of frames rather than before
@@ -270,7 +283,7 @@ class _ShardWorker:
                 connection.handshake()
                 deadline = None
             try:
-                # One timeout per batch (no task, as wait_for makes): recv is cancel-safe.
+                # One timeout per batch (no task, as wait_for makes): waiting for messages is cancel-safe.
                 async with asyncio.timeout(None if deadline is None else max(0.0, deadline - owner.monotonic())):
                     await self._batch(ws, connection, deadline)
             except TimeoutError:
@@ -283,13 +296,15 @@ class _ShardWorker:
         self._act(session.signals(), connection)
         return connection.streaming.is_set()
 
-    async def _batch(self, ws: websockets.ClientConnection, connection: _Connection, deadline: float | None) -> None:
+    async def _batch(self, ws: MessageQueue, connection: _Connection, deadline: float | None) -> None:
         """Receive and publish frames until the session needs serving: after a frame that is not market data (it
         may change the session's state), once ``deadline`` has passed, or when the session changed from outside.
         """
-        owner, session, market = self._owner, connection.session, self._owner.market
+        owner, session, market, messages = self._owner, connection.session, self._owner.market, ws.messages
         while True:
-            frame = await ws.recv()
+            if not messages:
+                await ws.wait()
+            frame = messages.popleft()  # bytes: the parser reads UTF-8, and bad UTF-8 is a malformed frame
             receive_ts_ns = owner.wall_clock_ns()
             now = owner.monotonic()
             event = session.receive(frame, now, receive_ts_ns)

@@ -216,17 +216,17 @@ async def ours(bench: Bench, rest_url: str, stream: Stream) -> Measurement:
 # -- limit
 
 
-async def capture(rest_url: str, stream: Stream, symbols: int, frames: int) -> list[str]:
-    """``frames`` raw frames of one stream from the fake, as received."""
+async def capture(rest_url: str, stream: Stream, symbols: int, frames: int) -> list[bytes]:
+    """``frames`` raw frames of one stream from the fake, as the producer receives them (UTF-8 bytes)."""
     async with websockets.connect(await _bullet_url(rest_url), compression=None, max_size=None) as ws:
         await ws.recv()
         topic = f"/contractMarket/{stream.value}:{','.join(await _symbols(rest_url, symbols))}"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "topic": topic, "response": True}))
         await ws.recv()
-        return [str(await ws.recv()) for _ in range(frames)]
+        return [await ws.recv(decode=False) for _ in range(frames)]
 
 
-def limit(bench: Bench, stream: Stream, frames: list[str]) -> tuple[Measurement, float, float]:
+def limit(bench: Bench, stream: Stream, frames: list[bytes]) -> tuple[Measurement, float, float]:
     """Parse every frame and produce its pre-encoded value, then flush; also the two halves' rates alone."""
     topics = bench.new_topics()
     topic = topics.ticker_v2 if stream is Stream.TICKER_V2 else topics.depth50

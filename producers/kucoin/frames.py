@@ -5,10 +5,11 @@ Bytes or text in, one event out, never an exception: anything unparseable or sch
 text (see :mod:`.lossless`); market data becomes the records of :mod:`schemas.records`.
 
 This runs for every frame (tens of thousands per second per core), hence orjson, the C-level ``map``/``zip`` calls
-and the per-parser cache of validated book prices: the book is resent every 100 ms, so almost every price was seen
-in the previous frame, and a dictionary hit is several times cheaper than validating its decimal again. A side whose
-prices are all cached text and whose sizes are all non-negative integers (the wire format) takes that fast path;
-anything else is checked level by level, with the same verdicts.
+and two caches for books, which are resent every 100 ms with few levels changed. A book's two arrays are cut out of
+the frame before orjson reads the rest (see :func:`_tree`): a side byte for byte the same as in the last book of its
+topic is not parsed at all (the side validated then is reused), and any other side is split into the raw JSON of
+its levels, each looked up in a cache of validated levels (a level not seen yet is parsed and checked alone). The
+verdicts are those of checking every level of the parsed tree, which is what a side that could not be cut gets.
 
 orjson turns fractional numbers (and integers beyond 64 bits) into binary floats, which would lose the exact text.
 Every number of a market-data event passes an integer or decimal-text check that refuses floats, so a market-data
@@ -18,10 +19,11 @@ event from orjson's tree is exactly the lossless parse's; any other outcome (a c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice
-from operator import gt, lt
-from typing import Any
+from itertools import compress, islice
+from operator import gt, lt, not_
+from typing import Any, cast
 
 import orjson
 
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_LEVEL_CACHE_SIZE = 65_536
+_BOOK_CACHE_TOPICS = 8_192
 _TICKER_CHANNEL = TOPIC_PREFIX + Stream.TICKER_V2.value
 _CANDLE_CHANNEL = TOPIC_PREFIX + "limitCandle"
 _BOOK_CHANNELS = {TOPIC_PREFIX + Stream.DEPTH50.value: 50, TOPIC_PREFIX + Stream.DEPTH5.value: 5}
@@ -65,8 +68,17 @@ _CANDLE_MINUTES = {
 
 _LevelEntry = tuple[str, str, float]
 """A validated level: price text, size text, and the price as a float for the ordering checks only."""
-_INTEGERS = frozenset({int})
 _Side = tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...]]
+_LastBook = tuple[bytes, _Side, bytes, _Side]
+"""The raw bids array, its validated side, the raw asks array, its side: the last valid book of a topic."""
+_NO_SIDE: _Side = ((), (), ())
+_NO_BOOK: _LastBook = (b"", _NO_SIDE, b"", _NO_SIDE)
+_CUT_FROM = 512
+"""Frames shorter than this (tickers, control frames, thin books) parse faster whole than cut (:func:`_tree`)."""
+_MARKER = b"-7340277174458711"
+"""With one more digit, the number put in place of each side cut out of a book (:func:`_cut_sides`)."""
+_BIDS_MARK, _ASKS_MARK = _MARKER + b"0", _MARKER + b"1"
+_BIDS_MARKED, _ASKS_MARKED = int(_BIDS_MARK), int(_ASKS_MARK)
 _INVALID = (TypeError, ValueError, IndexError, AttributeError, RecursionError)
 """What a frame breaking the schema raises (with ``KeyError``): it becomes :class:`Malformed`."""
 
@@ -142,17 +154,18 @@ class _Invalid(ValueError):
 
 
 class FrameParser:
-    """Frame parser with a bounded cache of validated book prices; share one per process or per connection."""
+    """Frame parser with bounded caches of validated book levels and of the last book per topic; share one per
+    process or per connection."""
 
     def __init__(self, *, level_cache_size: int = DEFAULT_LEVEL_CACHE_SIZE) -> None:
-        self._levels: dict[str, float] = {}  # validated price text -> its float, for the ordering checks
-        self._sizes: dict[int, str] = {}  # size in lots -> its text (str() of an int is slower than a hit)
+        self._levels: dict[bytes, _LevelEntry] = {}  # a level's JSON inside its brackets -> the level validated
         self._level_cache_size = level_cache_size
+        self._books: dict[str, _LastBook] = {}  # topic -> its last valid book whose sides came as raw bytes
 
     def parse(self, frame: bytes | bytearray | memoryview | str, receive_ts_ns: int) -> Event:
         """Turn one frame into one event; ``receive_ts_ns`` stamps market-data records."""
         try:
-            event = self._event(orjson.loads(frame), receive_ts_ns)
+            event = self._event(_tree(frame) if len(frame) >= _CUT_FROM else orjson.loads(frame), receive_ts_ns)
             if type(event) is Book or type(event) is TickerV2 or type(event) is Candle:
                 return event
         except (KeyError, *_INVALID):
@@ -177,7 +190,7 @@ class FrameParser:
             if not symbol or "," in symbol:
                 raise _Invalid(f"push topic without one symbol: {topic!r}")
             if depth is not None:
-                return self._book(symbol, depth, msg["data"], receive_ts_ns)
+                return self._book(topic, symbol, depth, msg["data"], receive_ts_ns)
             if channel == _TICKER_CHANNEL:
                 return _ticker(symbol, msg["data"], receive_ts_ns)
             return _candle(symbol, msg["data"], receive_ts_ns)
@@ -204,12 +217,16 @@ class FrameParser:
             other if other is None or type(other) is str else str(other),
         )
 
-    def _book(self, symbol: str, depth: int, data: Any, receive_ts_ns: int) -> Book:
-        bid_prices, bid_sizes, bid_values = self._side(data["bids"], depth)
-        ask_prices, ask_sizes, ask_values = self._side(data["asks"], depth)
-        if not all(map(gt, bid_values, islice(bid_values, 1, None))):
+    def _book(self, topic: str, symbol: str, depth: int, data: Any, receive_ts_ns: int) -> Book:
+        bid_levels, ask_levels = data["bids"], data["asks"]
+        last = self._books.get(topic, _NO_BOOK)
+        new_bids, new_asks = bid_levels != last[0], ask_levels != last[2]  # a list never equals the bytes kept
+        bid_prices, bid_sizes, bid_values = bids = self._side(bid_levels, depth, last[1]) if new_bids else last[1]
+        ask_prices, ask_sizes, ask_values = asks = self._side(ask_levels, depth, last[3]) if new_asks else last[3]
+        # Prices checked in the last book (the same tuple) are in order.
+        if bid_values is not last[1][2] and not all(map(gt, bid_values, islice(bid_values, 1, None))):
             raise _Invalid("bids are not strictly descending")
-        if not all(map(lt, ask_values, islice(ask_values, 1, None))):
+        if ask_values is not last[3][2] and not all(map(lt, ask_values, islice(ask_values, 1, None))):
             raise _Invalid("asks are not strictly ascending")
         if bid_values and ask_values and bid_values[0] >= ask_values[0]:
             raise _Invalid("crossed book: best bid >= best ask")
@@ -225,46 +242,41 @@ class FrameParser:
             exchange_ts_ms,
             receive_ts_ns,
         )
+        if (new_bids or new_asks) and type(bid_levels) is bytes:
+            if len(self._books) >= _BOOK_CACHE_TOPICS:
+                self._books.clear()
+            self._books[topic] = (bid_levels, bids, ask_levels, asks)
         return Book(record, depth)
 
-    def _side(self, levels: Any, depth: int) -> _Side:
-        if type(levels) is not list:
+    def _side(self, levels: Any, depth: int, last: _Side) -> _Side:
+        """One side validated, but for the order of its prices; the ``last`` side's own tuples where the prices are
+        the same (most changes are sizes), so that the Avro encoder can reuse their encoding by identity."""
+        raw = type(levels) is bytes  # an array cut out by _tree
+        if raw:
+            levels = _split_levels(levels)
+        elif type(levels) is not list:
             raise _Invalid("book side is not a list")
         if len(levels) > depth:
             raise _Invalid(f"{len(levels)} levels on a depth-{depth} side")
         if not levels:
-            return (), (), ()
-        try:
-            prices, sizes = zip(*levels, strict=True)
-        except (TypeError, ValueError):
-            return self._checked_side(levels)
-        # Only str keys are cached, so a JSON true/false (equal to 1/0) or a number never hits.
-        try:
-            values = tuple(map(self._levels.__getitem__, prices))
-        except KeyError:
-            return self._checked_side(levels)
-        if set(map(type, sizes)) != _INTEGERS:
-            return self._checked_side(levels)
-        try:
-            texts = tuple(map(self._sizes.__getitem__, sizes))  # only non-negative ints are cached
-        except KeyError:
-            if min(sizes) < 0:
-                return self._checked_side(levels)
-            texts = tuple(map(str, sizes))
-            self._remember(self._sizes, sizes, texts)
-        return prices, texts, values
-
-    def _checked_side(self, levels: list[Any]) -> _Side:
-        """Validate level by level (the exact error for a bad one), and cache the prices."""
-        entries = [_level(tuple(level)) for level in levels]
+            return _NO_SIDE
+        entries = self._entries(levels) if raw else tuple(_level(tuple(level)) for level in levels)
         prices, sizes, values = zip(*entries, strict=True)
-        self._remember(self._levels, prices, values)
+        if prices == last[0]:
+            return last[0], sizes, last[2]
         return prices, sizes, values
 
-    def _remember(self, cache: dict[Any, Any], keys: tuple[Any, ...], values: tuple[Any, ...]) -> None:
-        if len(cache) + len(keys) > self._level_cache_size:
-            cache.clear()
-        cache.update(zip(keys, values, strict=True))
+    def _entries(self, levels: list[bytes]) -> tuple[_LevelEntry, ...]:
+        """Each raw level validated: from the cache, else checked now and cached."""
+        known = tuple(map(self._levels.get, levels))
+        if not all(known):
+            fresh = {level: _raw_level(level) for level in compress(levels, map(not_, known))}
+            if len(self._levels) + len(fresh) > self._level_cache_size:
+                self._levels.clear()
+            self._levels.update(fresh)
+            entry_of: Callable[[bytes, _LevelEntry | None], _LevelEntry | None] = fresh.get
+            known = tuple(map(entry_of, levels, known))
+        return cast(tuple[_LevelEntry, ...], known)  # no None is left
 
 
 _DEFAULT_PARSER = FrameParser()
@@ -273,6 +285,73 @@ _DEFAULT_PARSER = FrameParser()
 def parse_frame(frame: bytes | bytearray | memoryview | str, receive_ts_ns: int) -> Event:
     """Parse with a process-wide :class:`FrameParser` (its cache only speeds up, never changes, results)."""
     return _DEFAULT_PARSER.parse(frame, receive_ts_ns)
+
+
+def _tree(frame: bytes | bytearray | memoryview | str) -> Any:
+    """orjson's tree of ``frame``; for a book, ``data``'s bids and asks stay the raw bytes of their JSON arrays.
+
+    The two arrays are cut out and replaced by two marker numbers (see :func:`_cut_sides`), and orjson reads the
+    rest. That is exact when ``data.bids`` and ``data.asks`` come back as the markers: no other token has their
+    values, so the places cut out held the values of these members and every other value is the frame's own.
+    Whether each array is valid JSON is for :meth:`FrameParser._side` to find out.
+    """
+    if type(frame) is str:
+        frame = frame.encode()  # a lone surrogate raises, as orjson would
+    if type(frame) is bytes and (cut := _cut_sides(frame)) is not None:
+        rest, bids, asks = cut
+        msg = orjson.loads(rest)
+        data = msg.get("data") if type(msg) is dict else None
+        if type(data) is dict and _is(data.get("bids"), _BIDS_MARKED) and _is(data.get("asks"), _ASKS_MARKED):
+            data["bids"], data["asks"] = bids, asks
+            return msg
+    return orjson.loads(frame)
+
+
+def _cut_sides(frame: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """The frame with the arrays after ``"bids":`` and ``"asks":`` replaced by the markers, and the two arrays.
+
+    None when there are no such arrays, or the frame holds the marker digits outside them. Where each array ends
+    only matters for speed, not exactness (that rests on the markers): it is taken to be the last ``]]`` before the
+    other array, or before the end of the frame. A book's sides are followed by a few numbers at most, so these
+    searches backwards are short.
+    """
+    bids = frame.find(b'"bids":[') + 7  # where the array's "[" is
+    asks = frame.find(b'"asks":[') + 7 if bids >= 7 else -1
+    if asks < 7:
+        return None
+    first, later = min(bids, asks), max(bids, asks)
+    first_end = first + 2 if frame.startswith(b"[]", first) else frame.rfind(b"]]", first, later) + 2
+    later_end = later + 2 if frame.startswith(b"[]", later) else frame.rfind(b"]]") + 2
+    if not first + 2 <= first_end <= later < later_end - 1:
+        return None
+    marks = (_BIDS_MARK, _ASKS_MARK) if first == bids else (_ASKS_MARK, _BIDS_MARK)
+    rest = b"".join((frame[:first], marks[0], frame[first_end:later], marks[1], frame[later_end:]))
+    if rest.count(_MARKER) != 2:
+        return None
+    bids_end, asks_end = (first_end, later_end) if first == bids else (later_end, first_end)
+    return rest, frame[bids:bids_end], frame[asks:asks_end]
+
+
+def _is(value: Any, marked: int) -> bool:
+    """``value`` is the integer ``marked`` itself, not a number equal to it."""
+    return type(value) is int and value == marked
+
+
+def _split_levels(array: bytes) -> list[bytes]:
+    """The levels of a raw side without their brackets: ``b'[["1.5",2],["1.4",7]]'`` -> ``'"1.5",2'``, ``'"1.4",7'``.
+
+    The array is ``[[`` + ``],[``.join(levels) + ``]]``, so when each ``[`` + level + ``]`` is a valid level, the
+    array is valid JSON and these are its levels, whatever the bytes of a level are.
+    """
+    if array == b"[]":
+        return []
+    if not array.startswith(b"[[") or not array.endswith(b"]]"):
+        raise _Invalid("book side is not a list of levels")
+    return array[2:-2].split(b"],[")
+
+
+def _raw_level(level: bytes) -> _LevelEntry:
+    return _level(tuple(orjson.loads(b"[" + level + b"]")))
 
 
 def _level(key: tuple[Any, ...]) -> _LevelEntry:

@@ -15,6 +15,9 @@ __all__ = ["decimal_text", "loads"]
 
 _DECODER = json.JSONDecoder(parse_float=str)
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_CHECKED: set[str] = set()
+"""Non-negative decimal strings already checked (prices repeat from frame to frame; a set hit beats the regex)."""
+_CHECKED_LIMIT = 65_536
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
@@ -29,12 +32,19 @@ def decimal_text(value: object, *, signed: bool = False) -> str:
     Strings must look like a JSON number (no ``nan``, ``inf``, ``_`` or spaces, which ``float()`` would
     accept); negative values are refused unless ``signed`` (prices and sizes never are, multipliers can be).
     """
+    if type(value) is str and value in _CHECKED:
+        return value
     if type(value) is int:
         text = str(value)
     elif type(value) is str and _DECIMAL.fullmatch(value):
         text = value
     else:
         raise ValueError(f"not a decimal: {value!r}")
-    if not signed and text[0] == "-":
-        raise ValueError(f"negative decimal: {value!r}")
+    if text[0] == "-":
+        if not signed:
+            raise ValueError(f"negative decimal: {value!r}")
+    elif text is value:
+        if len(_CHECKED) >= _CHECKED_LIMIT:
+            _CHECKED.clear()
+        _CHECKED.add(text)
     return text

@@ -34,7 +34,12 @@ class Outcome(StrEnum):
     @property
     def publish(self) -> bool:
         """Whether the frame goes to Kafka."""
-        return self in (Outcome.ACCEPTED, Outcome.REPEAT_KEPT)
+        return self in _PUBLISHED
+
+
+# Per frame, so the members are read once: on Python 3.11 every ``Outcome.X`` goes through EnumType.__getattr__.
+_ACCEPTED, _DUPLICATE, _REGRESSION = Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.REGRESSION
+_PUBLISHED = frozenset({_ACCEPTED, Outcome.REPEAT_KEPT})
 
 
 class Sequencer:
@@ -55,15 +60,15 @@ class Sequencer:
         """Classify one frame and remember it when it moves the symbol forward."""
         last = self._last.get(symbol)
         if last is None or sequence > last[0]:
-            outcome = Outcome.ACCEPTED
+            outcome = _ACCEPTED
             self._last[symbol] = (sequence, exchange_ts)
         elif sequence < last[0]:
-            outcome = Outcome.REGRESSION
+            outcome = _REGRESSION
         elif self._books and exchange_ts > last[1]:
             outcome = self._repeat
             self._last[symbol] = (sequence, exchange_ts)
         else:
-            outcome = Outcome.DUPLICATE
+            outcome = _DUPLICATE
         self.counts[outcome] += 1
         return outcome
 

@@ -71,6 +71,8 @@ _WELCOMED = frozenset({State.SUBSCRIBING, State.STREAMING})
 _RECEIVING = frozenset({State.AWAITING_WELCOME, State.SUBSCRIBING, State.STREAMING, State.CLOSING})
 _LIVE = frozenset({State.CONNECTING, State.AWAITING_WELCOME, State.SUBSCRIBING, State.STREAMING})
 _BOOK_STREAMS = {50: Stream.DEPTH50, 5: Stream.DEPTH5}
+# Read once: on Python 3.11 every ``State.X`` goes through EnumType.__getattr__ (and hashing a State runs Python).
+_STREAMING, _TICKER_STREAM = State.STREAMING, Stream.TICKER_V2
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +186,12 @@ class Session:
 
     def receive(self, frame: bytes | str, now: float, receive_ts_ns: int) -> Event:
         """Digest one frame and return its event, which the caller publishes (market data) or may log."""
-        if self.state not in _RECEIVING:
+        if self.state is not _STREAMING and self.state not in _RECEIVING:
             raise IllegalTransition(f"frame received in state {self.state.name}")
         event = self._parse(frame, receive_ts_ns)
-        if isinstance(event, TickerV2):
-            self._last_data[(Stream.TICKER_V2, event.symbol)] = now
-        elif isinstance(event, Book):
+        if type(event) is TickerV2:
+            self._last_data[(_TICKER_STREAM, event.symbol)] = now
+        elif type(event) is Book:
             self._last_data[(_BOOK_STREAMS[event.depth], event.record.symbol)] = now
         elif isinstance(event, Welcome):
             self._on_welcome(event, now)

@@ -54,6 +54,20 @@ def _depth(bids: str, asks: str = '[["88988",3]]', sequence: str = "170929449009
     ).encode()
 
 
+PAD = f'"pad":"{"x" * 500}"'
+"""Makes a frame long enough for its sides to be cut out (``frames._CUT_FROM``)."""
+
+
+def _book(members: list[str], topic: str = "level2Depth50:XBTUSDTM") -> bytes:
+    return (
+        f'{{"topic":"/contractMarket/{topic}","type":"message","subject":"level2","data":{{{",".join(members)}}}}}'
+    ).encode()
+
+
+def _sides(bids: str, asks: str, ts: int = 1731680249700, *extra: str) -> list[str]:
+    return [f'"bids":{bids}', f'"sequence":{ts}', f'"asks":{asks}', f'"ts":{ts}', *extra]
+
+
 TEMPTING = [
     _ticker('"88987.4"', "713"),
     _ticker("88987.40", "713"),  # a 2021-style number price: its text must stay 88987.40
@@ -148,3 +162,74 @@ def test_wire_format_frames_never_reach_the_lossless_decoder(monkeypatch: pytest
     monkeypatch.setattr(frames, "loads", refuse)
     assert isinstance(FrameParser().parse(_ticker('"88987.4"', "713"), RX), TickerV2)
     assert isinstance(FrameParser().parse(_depth('[["88987.4",1],["88987.3",2]]'), RX), Book)
+    assert isinstance(FrameParser().parse(_book(_sides('[["88987.4",1],["88987.3",2]]', "[]", 1, PAD)), RX), Book)
+
+
+def test_book_sides_cut_from_the_frame_parse_as_the_lossless_parser_says(
+    lossless: Callable[[bytes | str], Event],
+) -> None:
+    """Sides cut out of the raw frame (see ``frames._tree``), in any layout a frame can have, including ones where
+    the cut is in the wrong place: the marker digits elsewhere, ``]]`` inside a string, arrays nested deeper,
+    duplicate keys, whitespace, a side that is not an array."""
+    rng = random.Random(7)
+    sides = [
+        "[]",
+        '[["88987.4",1]]',
+        '[["88987.4",1],["88987.3",2],["88987.2",3]]',
+        '[["88987.4",1],["88987.3",true]]',
+        '[["88987.4",1.0]]',
+        "[[88987.4,1]]",
+        '[["1],[2",3]]',
+        '[["88987.4",1],["88987.3"]]',
+        '[[["88987.4",1]]]',
+        '[["88987.4",1] , ["88987.3",2]]',
+        '[ ["88987.4",1]]',
+        '[["8.8E4",0],["-7340277174458711",1]]',
+        '"[]"',
+        "null",
+    ]
+    asks = ['[["88988",3]]', '[["88988",3],["88989",5]]', "[]", '[["88987.4",1]]', '[["88990",1],["88989",2]]']
+    extras = [
+        '"sequence":-73402771744587110',
+        '"timestamp":1731680249700',
+        '"note":"\\"bids\\":[[\\"1\\",2]]"',
+        '"note":"-73402771744587111"',
+        '"bids":[["1",1]]',
+        '"x":[[1]]',
+    ]
+    parser = FrameParser(level_cache_size=16)  # one parser throughout: its caches must never change a verdict
+    books = 0
+    for _ in range(3000):
+        members = _sides(rng.choice(sides), rng.choice(asks), rng.choice([1731680249700, 1731680249800]))
+        members += rng.sample(extras, rng.choice([0, 0, 0, 1, 2])) + [PAD] * (rng.random() < 0.8)
+        rng.shuffle(members)
+        topic = rng.choice(["level2Depth50:XBTUSDTM", "level2Depth50:ETHUSDTM", "level2Depth5:XBTUSDTM"])
+        frame = _book(members, topic)
+        for raw in (frame, frame.decode()):
+            expected = lossless(raw)
+            assert parser.parse(raw, RX) == expected, raw
+            books += isinstance(expected, Book)
+    assert books > 1000
+
+
+def test_a_cached_side_is_checked_again_for_another_depth_and_side() -> None:
+    """The last book is kept per topic and side: the same array can be valid bids of one book and invalid asks, or
+    too deep for Depth5, of another."""
+    six = "[" + ",".join(f'["{100 - i}",1]' for i in range(6)) + "]"
+    parser = FrameParser()
+    assert isinstance(parser.parse(_book(_sides(six, "[]", 1, PAD)), RX), Book)
+    too_deep = parser.parse(_book(_sides(six, "[]", 1, PAD), "level2Depth5:XBTUSDTM"), RX)
+    assert isinstance(too_deep, Malformed) and "6 levels" in too_deep.reason
+    assert isinstance(parser.parse(_book(_sides("[]", six, 1, PAD)), RX), Malformed)
+    crossed = parser.parse(_book(_sides(six, '[["95",1]]', 1, PAD)), RX)
+    assert isinstance(crossed, Malformed) and "crossed" in crossed.reason
+
+
+def test_an_unchanged_side_comes_back_as_the_same_tuples() -> None:
+    """What lets the Avro encoder reuse a side's encoding by identity."""
+    parser = FrameParser()
+    first = parser.parse(_book(_sides('[["2",1],["1",4]]', '[["3",5]]', 1, PAD)), RX)
+    second = parser.parse(_book(_sides('[["2",1],["1",4]]', '[["3",6]]', 2, PAD)), RX)
+    assert isinstance(first, Book) and isinstance(second, Book)
+    assert second.record.bid_prices is first.record.bid_prices and second.record.bid_sizes is first.record.bid_sizes
+    assert second.record.ask_sizes == ("6",) and second.record.ask_prices == first.record.ask_prices

@@ -16,14 +16,18 @@ from producers.kucoin.frames import (
     Welcome,
     parse_frame,
 )
+from producers.kucoin.lossless import decimal_text
 from schemas.records import Depth50, Kline, TickerV2
 
 RX = 1_700_000_000_123_456_789
 
 
-def depth(bids: str, asks: str, *, topic: str = "level2Depth50:XBTUSDTM", ts: str = "1731680249700") -> bytes:
+def depth(
+    bids: str, asks: str, *, topic: str = "level2Depth50:XBTUSDTM", ts: str = "1731680249700", pad: int = 0
+) -> bytes:
+    """A book frame; ``pad`` makes it longer (a long frame has its sides cut out before orjson reads it)."""
     return (
-        f'{{"topic":"/contractMarket/{topic}","type":"message","subject":"level2","sn":{ts},'
+        f'{{"topic":"/contractMarket/{topic}","type":"message","subject":"level2","sn":{ts},"pad":"{"x" * pad}",'
         f'"data":{{"bids":{bids},"sequence":1709294490099,"timestamp":{ts},"ts":{ts},"asks":{asks}}}}}'
     ).encode()
 
@@ -211,15 +215,18 @@ def test_more_levels_than_the_depth_is_malformed() -> None:
     assert "6 levels" in event.reason
 
 
-def test_bool_size_equal_to_a_cached_int_is_not_served_from_the_cache() -> None:
+@pytest.mark.parametrize("pad", [0, 600])
+def test_bool_size_equal_to_a_cached_int_is_not_served_from_the_cache(pad: int) -> None:
     parser = FrameParser()
-    assert isinstance(parser.parse(depth('[["1",1]]', "[]"), RX), Book)
-    assert isinstance(parser.parse(depth('[["1",true]]', "[]"), RX), Malformed)
+    assert isinstance(parser.parse(depth('[["1",1]]', "[]", pad=pad), RX), Book)
+    assert isinstance(parser.parse(depth('[["1",true]]', "[]", pad=pad), RX), Malformed)
 
 
 def test_cache_never_changes_results_and_is_bounded() -> None:
     parser = FrameParser(level_cache_size=3)
-    frames = [depth(f'[["{p}",1],["{p - 1}",2]]', f'[["{p + 1}",3]]') for p in range(10, 20)]
+    frames = [
+        depth(f'[["{p}",1],["{p - 1}",2]]', f'[["{p + 1}",3]]', pad=pad) for p in range(10, 20) for pad in (0, 600)
+    ]
     first = [parser.parse(frame, RX) for frame in frames]
     again = [parser.parse(frame, RX) for frame in frames]
     fresh = [FrameParser().parse(frame, RX) for frame in frames]
@@ -341,3 +348,14 @@ def test_exponent_and_string_sizes_are_kept_verbatim() -> None:
 
 def test_bytearray_and_memoryview_frames() -> None:
     assert parse_frame(bytearray(TICKER), RX) == parse_frame(memoryview(TICKER), RX) == parse_frame(TICKER, RX)
+
+
+def test_decimal_checks_hold_when_the_text_was_seen_before() -> None:
+    """decimal_text remembers checked strings: only non-negative ones, so a sign check is never skipped."""
+    assert decimal_text("-2.5", signed=True) == "-2.5"
+    with pytest.raises(ValueError, match="negative"):
+        decimal_text("-2.5")
+    assert decimal_text("2.5") == decimal_text("2.5") == "2.5"
+    for bad in ("2.5 ", "nan", "1_000", 2.5, True):
+        with pytest.raises(ValueError):
+            decimal_text(bad)

@@ -125,3 +125,20 @@ def test_the_string_cache_is_bounded_and_never_changes_results() -> None:
         record = dataclasses.replace(BASE_DEPTH, bid_prices=prices, ask_sizes=prices[::-1])
         assert encoder(record) == _fastavro(codec, record)
         assert len(encoder._strings) <= 5
+
+
+def test_the_array_cache_goes_by_identity_is_bounded_and_never_changes_results() -> None:
+    """Blocks are cached per tuple object: the same tuple again, an equal but distinct one, and fresh tuples whose
+    ids the interpreter recycles once the cache has let them go all encode as fastavro does."""
+    schema = by_name("depth50")
+    encoder = flat_encoder(schema.definition, HEADER, array_cache_size=3)
+    assert encoder is not None
+    codec: AvroCodec[Depth50] = AvroCodec(schema, 0x1092)
+    rng = random.Random(6)
+    kept = ("1", "2")
+    for _ in range(500):
+        fresh = tuple(str(rng.randrange(30)) for _ in range(rng.randrange(6)))
+        for prices in (kept, tuple(list(kept)), fresh, fresh):
+            record = dataclasses.replace(BASE_DEPTH, bid_prices=prices, ask_prices=fresh)
+            assert encoder(record) == _fastavro(codec, record)
+            assert len(encoder._arrays) <= 3
