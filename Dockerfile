@@ -52,7 +52,7 @@ RUN groupadd --system --gid 10001 kucoin \
         --shell /usr/sbin/nologin kucoin \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/kucoin-kafka/spill
 COPY --from=builder /opt/venv /opt/venv
-# The producer's spill (KUCOIN_KAFKA_HOME/spill) and Faust's data directory (the working directory) live here:
+# The producer's spill (KUCOIN_KAFKA_HOME/spill) and Faust's data directories (KUCOIN_KAFKA_HOME/processors) live here:
 # mount a volume on it for the producer and backfill jobs.
 WORKDIR /var/lib/kucoin-kafka
 USER 10001:10001

@@ -28,6 +28,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -59,6 +60,8 @@ class WorkerConfig:
     output_topics: Mapping[str, str]
     """Output schema name -> topic."""
     group_id: str
+    data_dir: Path
+    """Where Faust keeps its per-app folder (``<group>-data``; the working directory unless told)."""
     exactly_once: bool = True
     commit_interval_s: float = 0.1
     instance_id: str | None = None
@@ -255,8 +258,10 @@ def build_app(config: WorkerConfig, stats: WorkerStats) -> EosApp:
         kind: (topic, codec_for(registry, spec.outputs[kind].schema, topic)) for kind, topic in outputs.items()
     }
 
+    config.data_dir.mkdir(parents=True, exist_ok=True)
     app = EosApp(
         config.group_id,
+        datadir=str(config.data_dir / "{conf.name}-data"),
         broker=[f"kafka://{server}" for server in config.bootstrap_servers.split(",")],
         broker_credentials=faust_credentials(),
         processing_guarantee="exactly_once" if config.exactly_once else "at_least_once",

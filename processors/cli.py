@@ -71,6 +71,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         input_topic=args.input,
         output_topics=topics_with_overrides(spec.default_topics(), args.output, "--output"),
         group_id=args.group_id,
+        data_dir=settings.home / "processors",
         exactly_once=args.guarantee == "exactly_once",
         commit_interval_s=args.commit_interval,
         instance_id=args.instance_id,
