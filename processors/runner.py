@@ -55,8 +55,13 @@ class Outgoing(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class _Route:
     topic: str
-    codec: AvroCodec[Any]
-    output: Output
+    encode: Callable[[Any], bytes]
+    event_time_ms: Callable[[Any], int]
+    late: bool
+
+
+def _route(topic: str, codec: AvroCodec[Any], output: Output) -> _Route:
+    return _Route(topic, codec.encode, output.event_time_ms, output.schema.name == "late_event")
 
 
 class _Partition:
@@ -81,7 +86,7 @@ class Runner:
         self._spec = spec
         self._decode_many = input_codec.decode_many
         self._routes = {
-            kind: _Route(topic, codec, spec.outputs[kind]) for kind, (topic, codec) in output_codecs.items()
+            kind: _route(topic, codec, spec.outputs[kind]) for kind, (topic, codec) in output_codecs.items()
         }
         self._lookup = lookup
         self._partitions: dict[int, _Partition] = {}
@@ -108,9 +113,9 @@ class Runner:
             key = symbol.encode()
             for derived in derived_records:
                 route = routes[type(derived)]
-                if route.output.schema.name == "late_event":
+                if route.late:
                     self.late_events += 1
-                out.append(Outgoing(route.topic, key, route.codec.encode(derived), route.output.event_time_ms(derived)))
+                out.append(Outgoing(route.topic, key, route.encode(derived), route.event_time_ms(derived)))
         return out
 
     def _adopt(self, partition: int, state: _Partition, symbol: str) -> None:

@@ -1,11 +1,12 @@
 """Typed records <-> Avro in the Confluent Schema Registry wire format (magic 0, 4-byte schema id, Avro body).
 
-Encoding uses the schema id registered at start-up (a warmed cache: no registry call per record), and
-:mod:`schemas.fast_encode` for flat schemas such as the raw market data (fastavro for anything else). Decoding reads
-the writer's schema id from each payload and resolves it against the reader's schema, so records written with an
-older compatible version still decode; :meth:`AvroCodec.decode_many` decodes a batch through :mod:`schemas.fast_decode`
-when the writer's schema is the reader's own flat record (fastavro for anything else). Writer schemas are fetched
-once per id through a one-method lookup, so the registry client stays at the edge.
+Encoding uses the schema id registered at start-up (a warmed cache: no registry call per record),
+:mod:`schemas.fast_encode` for flat schemas such as the raw market data and :mod:`schemas.derived_encode` for the
+derived records (fastavro for anything else). Decoding reads the writer's schema id from each payload and resolves
+it against the reader's schema, so records written with an older compatible version still decode;
+:meth:`AvroCodec.decode_many` decodes a batch through :mod:`schemas.fast_decode` when the writer's schema is the
+reader's own flat record (fastavro for anything else). Writer schemas are fetched once per id through a one-method
+lookup, so the registry client stays at the edge.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Generic, TypeVar
 import fastavro
 
 from schemas.catalog import RecordSchema
+from schemas.derived_encode import RecordEncoder, record_encoder
 from schemas.fast_decode import FlatDecoder, flat_decoder
 from schemas.fast_encode import flat_encoder
 
@@ -121,7 +123,9 @@ class AvroCodec(Generic[R]):
         self._writer_schema_by_id = writer_schema_by_id
         self._writers: dict[int, Any] = {schema_id: self._parsed}
         self._record_type: type[R] = schema.record_type
-        self._fast = flat_encoder(schema.definition, self._header)
+        self._fast: RecordEncoder | None = flat_encoder(schema.definition, self._header) or record_encoder(
+            schema.definition, self._header
+        )
         self._fast_decoders: dict[int, FlatDecoder | None] = {}
 
     def encode(self, record: R) -> bytes:

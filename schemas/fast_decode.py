@@ -17,6 +17,10 @@ C-level call over the whole batch:
 4. Records are created without ``__init__`` (as :mod:`copy` does) and filled one field column at a time through
    their slot descriptors.
 
+An array whose items region was decoded shortly before (a book side resent unchanged, a price ladder whose best
+price has not moved) is not split again: each array field keeps a bounded cache of items region -> tuple, checked
+against the record's count byte, and the records share that tuple.
+
 A payload outside that path (another writer schema, text that is not ASCII, a string over 63 bytes, an array item
 over 21 bytes or with other characters, an empty item, a multi-block array, a varint over 64 bits, trailing bytes)
 makes the decoder return ``None`` for its batch: the caller decodes those payloads with fastavro, whose result
@@ -33,9 +37,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, islice, repeat
-from typing import Any
+from typing import Any, cast
 
-__all__ = ["FlatDecoder", "flat_decoder"]
+__all__ = ["DEFAULT_ARRAY_CACHE_SIZE", "FlatDecoder", "flat_decoder"]
+
+DEFAULT_ARRAY_CACHE_SIZE = 1024
+"""Arrays cached per array field (a 50-level book side with its region takes about 4 KB)."""
 
 _STRING_ARRAY = {"type": "array", "items": "string"}
 _MAX_STRING = 63
@@ -127,6 +134,24 @@ def _longs(varints: Sequence[str]) -> tuple[int, ...]:
     return lay.unpack((((x >> 1) & lay.magnitude) ^ ((x & lay.sign) * _NEGATE_ODD)).to_bytes(10 * count, "little"))
 
 
+def _cached_string_arrays(
+    counts: Sequence[str], regions: Sequence[str], known: dict[str, tuple[str, ...]], limit: int
+) -> list[tuple[str, ...]]:
+    """:func:`_string_arrays`, with the arrays of regions in ``known`` (the regions decoded before) taken from it."""
+    arrays: list[tuple[str, ...] | None] = list(map(known.get, regions))
+    missing = [index for index, array in enumerate(arrays) if array is None]
+    if missing:
+        decoded = _string_arrays([counts[index] for index in missing], [regions[index] for index in missing])
+        if len(known) + len(missing) > limit:
+            known.clear()
+        for index, array in zip(missing, decoded, strict=True):
+            arrays[index] = known.setdefault(regions[index], array)  # one tuple for a region repeated in the batch
+    found = cast("list[tuple[str, ...]]", arrays)
+    if list(map(len, found)) != list(map(_ITEM_COUNT.get, counts)):
+        raise _Unusual  # a region seen before, now with another count byte
+    return found
+
+
 def _string_arrays(counts: Sequence[str], regions: Sequence[str]) -> list[tuple[str, ...]]:
     """The arrays of a column, from each record's count character and items region (Latin-1 text)."""
     try:
@@ -141,12 +166,13 @@ def _string_arrays(counts: Sequence[str], regions: Sequence[str]) -> list[tuple[
         lengths = bytes(map(len, pieces))
     except ValueError:  # an item over 255 bytes
         raise _Unusual from None
-    if lengths[1:].translate(_LENGTH_BYTE_OF) != data.translate(None, _ITEM_TEXT):
+    separators = data.translate(None, _ITEM_TEXT)  # the length bytes and record marks, in order
+    if lengths[1:].translate(_LENGTH_BYTE_OF) != separators:
         raise _Unusual  # a length byte disagrees with the item after it
     starts = list(accumulate(map(_ONE_MORE, sizes), initial=0))
     if (
         starts.pop() != len(pieces)
-        or data.count(ord(_RECORD_MARK)) != len(regions) - 1
+        or separators.count(ord(_RECORD_MARK)) != len(regions) - 1
         or any(map(lengths.__getitem__, starts))
     ):
         raise _Unusual  # the items are not the records' counts, region by region
@@ -158,7 +184,14 @@ def _string_arrays(counts: Sequence[str], regions: Sequence[str]) -> list[tuple[
 class FlatDecoder:
     """Decoder of payloads framed with ``header`` into ``record_type``, whose slots are the schema's fields in order."""
 
-    def __init__(self, header: bytes, kinds: Sequence[str], record_type: type, names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        header: bytes,
+        kinds: Sequence[str],
+        record_type: type,
+        names: Sequence[str],
+        array_cache_size: int = DEFAULT_ARRAY_CACHE_SIZE,
+    ) -> None:
         pattern = ["(", re.escape(header.decode("latin-1"))]  # group 0: the whole record
         self._fields: list[tuple[str, int]] = []  # per field: its kind and its first group
         group = 1
@@ -168,6 +201,8 @@ class FlatDecoder:
             group += 2 if kind == "array" else 1
         self._pattern = re.compile("".join(pattern) + ")")
         self._long_groups = [group for kind, group in self._fields if kind == "long"]
+        self._arrays: dict[int, dict[str, tuple[str, ...]]] = {at: {} for kind, at in self._fields if kind == "array"}
+        self._array_cache_size = array_cache_size
         self._record_type = record_type
         self._setters = tuple(getattr(record_type, name).__set__ for name in names)
 
@@ -185,7 +220,7 @@ class FlatDecoder:
             columns = [
                 groups[at]
                 if kind == "string"
-                else _string_arrays(groups[at], groups[at + 1])
+                else _cached_string_arrays(groups[at], groups[at + 1], self._arrays[at], self._array_cache_size)
                 if kind == "array"
                 else tuple(islice(longs, count))
                 for kind, at in self._fields
@@ -198,7 +233,9 @@ class FlatDecoder:
         return records
 
 
-def flat_decoder(definition: dict[str, Any], header: bytes, record_type: type) -> FlatDecoder | None:
+def flat_decoder(
+    definition: dict[str, Any], header: bytes, record_type: type, array_cache_size: int = DEFAULT_ARRAY_CACHE_SIZE
+) -> FlatDecoder | None:
     """A :class:`FlatDecoder` for a record schema of string, long and array-of-string fields whose record type is a
     slotted dataclass with exactly those fields in that order; else None."""
     if definition.get("type") != "record" or not dataclasses.is_dataclass(record_type):
@@ -213,4 +250,4 @@ def flat_decoder(definition: dict[str, Any], header: bytes, record_type: type) -
         return None
     if hasattr(record_type, "__post_init__"):
         return None
-    return FlatDecoder(header, kinds, record_type, names)
+    return FlatDecoder(header, kinds, record_type, names, array_cache_size)

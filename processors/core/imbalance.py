@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import mul
-from typing import Any
+from typing import Any, cast
 
 from processors.core import exact
 from processors.core.windowing import WindowedProcessor, WindowEngine, WindowSpec
@@ -36,6 +36,7 @@ from schemas.derived import (
     ImbalanceBar,
     LateEvent,
     Stats,
+    builder,
 )
 from schemas.records import Depth50
 
@@ -46,24 +47,39 @@ DEFAULT_DEPTHS = (1, 5, 10, 20, 50)
 DEFAULT_IMBALANCE_WINDOWS = WindowSpec(intervals_ms=(1_000, 60_000))
 
 _FLOAT_CACHE_LIMIT = 100_000
+_LADDER_CACHE_LIMIT = 4_096
 
 _Values = tuple[float | None, ...]
 """spread bps, then (size imbalance, notional imbalance) per depth."""
-_Sample = tuple[_Values, int, int]
-"""(values, exchange ts ms, sequence)."""
+_Sample = tuple[_Values, int, int, bool]
+"""(values, exchange ts ms, sequence, whether every value is defined)."""
 
-# Stat list layout: [count, sum, min, max, last]; min/max/last are None until a defined value arrives.
-_Stat = list[Any]
+_new_imbalance = builder(Imbalance)
+_new_depth_imbalance = builder(DepthImbalance)
+_new_bar = builder(ImbalanceBar)
+_new_depth_stats = builder(DepthImbalanceStats)
+_new_stats = builder(Stats)
 
 
 @dataclass(slots=True)
 class _Bar:
+    """A bar's statistics, one column per value (as in :data:`_Values`); min, max and last are None until the value
+    is defined, its sum 0.0. The serialised form (:meth:`_ImbalanceLogic.dump`) is a ``[count, sum, min, max,
+    last]`` list per value."""
+
     count: int
     open_ts: int
     open_seq: int
     close_ts: int
     close_seq: int
-    stats: list[_Stat]
+    sums: list[float]
+    mins: list[float | None]
+    maxs: list[float | None]
+    lasts: _Values
+    skipped: list[int]
+    """Samples where the value was undefined: its count is ``count`` minus this."""
+    defined: bool
+    """Every value has had a defined sample (no None among the mins)."""
 
 
 class _ImbalanceLogic:
@@ -71,49 +87,63 @@ class _ImbalanceLogic:
         self._depths = depths
 
     def open(self, sample: _Sample, start_ms: int) -> _Bar:
-        values, ts, seq = sample
+        values, ts, seq, complete = sample
         return _Bar(
             1,
             ts,
             seq,
             ts,
             seq,
-            [[0, 0.0, None, None, v] if v is None else [1, v, v, v, v] for v in values],
+            [0.0 if v is None else v for v in values],
+            list(values),
+            list(values),
+            values,
+            [1 if v is None else 0 for v in values],
+            complete,
         )
 
     def add(self, bar: _Bar, sample: _Sample) -> bool:
-        values, ts, seq = sample
+        values, ts, seq, complete = sample
         bar.count += 1
-        latest = ts > bar.close_ts or (ts == bar.close_ts and seq >= bar.close_seq)
-        if latest:
+        if ts > bar.close_ts or (ts == bar.close_ts and seq >= bar.close_seq):
             bar.close_ts, bar.close_seq = ts, seq
+            bar.lasts = values
         elif ts < bar.open_ts or (ts == bar.open_ts and seq < bar.open_seq):
             bar.open_ts, bar.open_seq = ts, seq
-        for stat, value in zip(bar.stats, values, strict=True):
-            if latest:
-                stat[4] = value
+        sums, mins, maxs = bar.sums, bar.mins, bar.maxs
+        if complete and bar.defined:  # the usual case, with as little work per value as can be
+            lows, highs = cast("list[float]", mins), cast("list[float]", maxs)
+            for i, number in enumerate(cast("tuple[float, ...]", values)):
+                sums[i] += number
+                if number < lows[i]:
+                    lows[i] = number
+                elif number > highs[i]:
+                    highs[i] = number
+            return True
+        skipped = bar.skipped
+        for i, value in enumerate(values):
+            low, high = mins[i], maxs[i]
             if value is None:
-                continue
-            if stat[0]:
-                stat[0] += 1
-                stat[1] += value
-                if value < stat[2]:
-                    stat[2] = value
-                elif value > stat[3]:
-                    stat[3] = value
+                skipped[i] += 1
+            elif low is None or high is None:
+                sums[i] = mins[i] = maxs[i] = value
             else:
-                stat[0], stat[1], stat[2], stat[3] = 1, value, value, value
+                sums[i] += value
+                if value < low:
+                    mins[i] = value
+                elif value > high:
+                    maxs[i] = value
+        bar.defined = None not in mins
         return True
 
     def close(self, symbol: str, interval_ms: int, start_ms: int, bar: _Bar) -> ImbalanceBar:
         stats = [
-            Stats(count, total / count if count else None, last, low, high)
-            for count, total, low, high, last in bar.stats
+            _new_stats(n, total / n if n else None, last, low, high) for n, total, low, high, last in self._columns(bar)
         ]
         return self._bar(symbol, interval_ms, start_ms, bar.count, bar.open_seq, bar.close_seq, stats)
 
     def carry(self, symbol: str, interval_ms: int, start_ms: int, previous: _Bar) -> ImbalanceBar:
-        stats = [Stats(0, stat[4], stat[4], stat[4], stat[4]) for stat in previous.stats]
+        stats = [_new_stats(0, last, last, last, last) for last in previous.lasts]
         seq = previous.close_seq
         return self._bar(symbol, interval_ms, start_ms, 0, seq, seq, stats)
 
@@ -127,26 +157,34 @@ class _ImbalanceLogic:
         last_seq: int,
         stats: list[Stats],
     ) -> ImbalanceBar:
-        return ImbalanceBar(
-            symbol=symbol,
-            interval_ms=interval_ms,
-            bar_start_ms=start_ms,
-            bar_end_ms=start_ms + interval_ms,
-            snapshot_count=count,
-            first_sequence=first_seq,
-            last_sequence=last_seq,
-            spread_bps=stats[0],
-            depths=tuple(
-                DepthImbalanceStats(depth, stats[1 + 2 * i], stats[2 + 2 * i]) for i, depth in enumerate(self._depths)
-            ),
+        return _new_bar(
+            symbol,
+            interval_ms,
+            start_ms,
+            start_ms + interval_ms,
+            count,
+            first_seq,
+            last_seq,
+            stats[0],
+            tuple(_new_depth_stats(depth, stats[1 + 2 * i], stats[2 + 2 * i]) for i, depth in enumerate(self._depths)),
         )
 
+    @staticmethod
+    def _columns(bar: _Bar) -> Iterable[tuple[int, float, float | None, float | None, float | None]]:
+        """Per value: count, sum, min, max, last."""
+        counts = [bar.count - skipped for skipped in bar.skipped]
+        return zip(counts, bar.sums, bar.mins, bar.maxs, bar.lasts, strict=True)
+
     def dump(self, bar: _Bar) -> list[Any]:
-        return [bar.count, bar.open_ts, bar.open_seq, bar.close_ts, bar.close_seq, [s[:] for s in bar.stats]]
+        stats = [list(column) for column in self._columns(bar)]
+        return [bar.count, bar.open_ts, bar.open_seq, bar.close_ts, bar.close_seq, stats]
 
     def load(self, data: list[Any]) -> _Bar:
         count, open_ts, open_seq, close_ts, close_seq, stats = data
-        return _Bar(count, open_ts, open_seq, close_ts, close_seq, [list(s) for s in stats])
+        counts, sums, mins, maxs, lasts = (list(column) for column in zip(*stats, strict=True))
+        skipped = [count - n for n in counts]
+        defined = None not in mins
+        return _Bar(count, open_ts, open_seq, close_ts, close_seq, sums, mins, maxs, tuple(lasts), skipped, defined)
 
 
 class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
@@ -168,10 +206,11 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
         self._inverse = frozenset(inverse_symbols)
         self._engine = WindowEngine(PROCESSOR, windows, _ImbalanceLogic(ordered))
         self._floats = _FloatCache()
+        self._ladders = _LadderCache(self._floats)
         self._mids = exact.MidCache()
         self._cut_cache: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-        self._last: dict[str, tuple[int, _Values]] = {}
-        """Per symbol, the metrics of the last computed sequence: a cache, not state."""
+        self._last: dict[str, tuple[int, _Values, bool]] = {}
+        """Per symbol, the values of the last computed sequence and whether all are defined: a cache, not state."""
 
     def process(self, record: Depth50) -> list[Imbalance | ImbalanceBar | LateEvent]:
         symbol = record.symbol
@@ -179,10 +218,11 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
         snapshot: Imbalance | None = None
         cached = self._last.get(symbol)
         if cached is not None and cached[0] == sequence:
-            values = cached[1]
+            _, values, complete = cached
         else:
             snapshot, values = self._snapshot(record)
-            self._last[symbol] = (sequence, values)
+            complete = None not in values
+            self._last[symbol] = (sequence, values, complete)
         if sequence == self._engine.last_sequence(symbol):
             snapshot = None
         ts = record.exchange_ts_ms
@@ -190,7 +230,7 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
         out += self._engine.push(
             symbol,
             ts,
-            (values, ts, sequence),
+            (values, ts, sequence, complete),
             covers_to_ms=ts,
             event_ts_ns=ts * 1_000_000,
             sequence=sequence,
@@ -207,8 +247,8 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
         top = self._max_depth
         bid_prices, bid_sizes = record.bid_prices[:top], record.bid_sizes[:top]
         ask_prices, ask_sizes = record.ask_prices[:top], record.ask_sizes[:top]
-        bid_px, bid_sz = list(map(number, bid_prices)), list(map(number, bid_sizes))
-        ask_px, ask_sz = list(map(number, ask_prices)), list(map(number, ask_sizes))
+        bid_px, ask_px = self._ladders[bid_prices], self._ladders[ask_prices]
+        bid_sz, ask_sz = list(map(number, bid_sizes)), list(map(number, ask_sizes))
         value = _coin_value if record.symbol in self._inverse else mul
         # Running sums from level 1 on (0.0 first: the sum of no level), so the sum over the best d levels is one
         # index away; summed left to right, as the definition reads.
@@ -233,19 +273,18 @@ class ImbalanceProcessor(WindowedProcessor[_Sample, _Bar, ImbalanceBar]):
             bid_total, ask_total = value_b[b], value_a[a]
             total = bid_total + ask_total
             notional_imbalance = (bid_total - ask_total) / total if total > 0.0 else None
-            depths.append(DepthImbalance(depth, size_imbalance, notional_imbalance))
-            values.append(size_imbalance)
-            values.append(notional_imbalance)
-        snapshot = Imbalance(
-            symbol=record.symbol,
-            sequence=record.sequence,
-            exchange_ts_ms=record.exchange_ts_ms,
-            best_bid_price=bid_prices[0] if n_bid else None,
-            best_ask_price=ask_prices[0] if n_ask else None,
-            mid_price=mid,
-            microprice=microprice,
-            spread_bps=spread_bps,
-            depths=tuple(depths),
+            depths.append(_new_depth_imbalance(depth, size_imbalance, notional_imbalance))
+            values += (size_imbalance, notional_imbalance)
+        snapshot = _new_imbalance(
+            record.symbol,
+            record.sequence,
+            record.exchange_ts_ms,
+            bid_prices[0] if n_bid else None,
+            ask_prices[0] if n_ask else None,
+            mid,
+            microprice,
+            spread_bps,
+            tuple(depths),
         )
         return snapshot, tuple(values)
 
@@ -269,3 +308,19 @@ class _FloatCache(dict[str, float]):
     def __missing__(self, text: str) -> float:
         value = self[text] = float(text)
         return value
+
+
+class _LadderCache(dict[tuple[str, ...], tuple[float, ...]]):
+    """The prices of a book side (a tuple of exchange text) to their floats, memoised: a side's price ladder moves
+    only with its best price, while its sizes change all the time, so most books of a symbol reuse a ladder seen
+    shortly before (one look-up of the tuple instead of one per level). Bounded by clearing when full."""
+
+    def __init__(self, floats: _FloatCache) -> None:
+        super().__init__()
+        self._number = floats.__getitem__
+
+    def __missing__(self, prices: tuple[str, ...]) -> tuple[float, ...]:
+        if len(self) >= _LADDER_CACHE_LIMIT:
+            self.clear()
+        floats = self[prices] = tuple(map(self._number, prices))
+        return floats

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -155,3 +156,21 @@ def test_outputs_keep_every_bit_of_the_reference_implementation() -> None:
         for output in processor.flush():
             digest.update(repr(output).encode())
     assert digest.hexdigest() == "f61cc0a5c3fb9ab164898daed51ad3831fb3f58b508481caa119d1ad2993f8e4"
+
+
+def test_state_keeps_its_serialised_form() -> None:
+    """A worker restores what the previous version wrote to the changelog: the digest of the state at many points of
+    the same streams (per value ``[count, sum, min, max, last]``, values None until defined) was taken before the
+    bar statistics were kept column by column. Only a deliberate, migrated change of the state may change it."""
+    digest = hashlib.sha256()
+    runs = [
+        (ImbalanceProcessor(inverse_symbols={"XBTUSDM"}), depth_stream(31, 3_000, levels=50)),
+        (ImbalanceProcessor(depths=(3, 1, 100)), depth_stream(32, 2_000, levels=7, resend=0.3)),
+        (ImbalanceProcessor(WindowSpec((1_000,), emit_empty=True), depths=(1, 2)), depth_stream(33, 1_000, levels=2)),
+    ]
+    for processor, records in runs:
+        for index, record in enumerate(records):
+            processor.process(record)
+            if index % 97 == 0:
+                digest.update(json.dumps(processor.state, sort_keys=True).encode())
+    assert digest.hexdigest() == "9e590a1ba7e240f5525ae9ec306bebfba1ab227fab09aa951e445698efa2510e"

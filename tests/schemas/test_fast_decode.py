@@ -185,3 +185,35 @@ def test_every_market_data_capture_decodes_as_fastavro_reads_it() -> None:
     for kind, codec in codecs.items():
         assert codec.decode_many(payloads[kind]) == [_fastavro(codec, payload) for payload in payloads[kind]]
     assert sum(map(len, payloads.values())) >= 80
+
+
+def test_arrays_decoded_before_are_shared_and_checked_against_their_count() -> None:
+    """A book side seen before (same items region) comes from the decoder's cache, as the very same tuple; the count
+    byte still decides: a region seen before under another count gets fastavro's verdict."""
+    codec: AvroCodec[Depth50] = AvroCodec(by_name("depth50"), SCHEMA_ID)
+    ladder = ("89999.5", "89999.4", "89999.3")
+    books = [Depth50("XBTUSDTM", n, ladder, (str(n), "2", "3"), (), (), 1731680249700 + n, RX) for n in range(4)]
+    first, again = (
+        codec.decode_many([codec.encode(book) for book in books[:2]]),
+        codec.decode_many([codec.encode(book) for book in books[2:]]),
+    )
+    assert first + again == books
+    assert len({id(book.bid_prices) for book in first + again}) == 1
+    payload = codec.encode(books[0])
+    region_start = payload.index(b"\x0e89999.5")
+    for count in (b"\x02", b"\x04", b"\x08", b"\x05", b"\x7e"):
+        damaged = payload[: region_start - 1] + count + payload[region_start:]
+        assert _decoded(codec, damaged) == _fastavro(codec, damaged)
+
+
+@pytest.mark.parametrize("schema", FLAT, ids=lambda s: s.name)
+def test_the_array_cache_is_bounded_and_never_changes_results(schema: RecordSchema) -> None:
+    decoder = flat_decoder(schema.definition, HEADER, schema.record_type, array_cache_size=5)
+    assert decoder is not None
+    codec: AvroCodec[Any] = AvroCodec(schema, SCHEMA_ID)
+    rng = random.Random(3)
+    usual = _usual_records(schema, rng, 300)
+    for _ in range(20):
+        batch = rng.choices(usual, k=rng.randrange(1, 12))
+        assert decoder([codec.encode(record) for record in batch]) == batch
+        assert all(len(known) <= 5 + len(batch) for known in decoder._arrays.values())
