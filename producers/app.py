@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
@@ -32,6 +33,13 @@ __all__ = ["ProduceOptions", "run_produce"]
 
 log = logging.getLogger(__name__)
 SERVICE_INTERVAL_S = 0.02
+GC_YOUNG_THRESHOLD = 50_000
+"""Net allocations between two collections of the youngest generation while streaming (Python's default: 700).
+
+Each record waits for its broker ack with a delivery callback, so thousands of small objects are alive at any
+time, and every collection walks them all: about 3% of a Depth50 frame's instructions at the default threshold,
+next to nothing at this one.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,7 @@ async def run_produce(
     acked, ack_latency = metrics.records_acked.labels(), metrics.receive_to_ack.labels()
 
     def acknowledged(msg: Message) -> None:
-        acked.inc()
+        acked.value += 1  # Tally.inc() without the call: once per record
         latency = msg.latency()
         if latency is not None:
             ack_latency.observe(latency)
@@ -117,9 +125,12 @@ async def run_produce(
             await asyncio.sleep(SERVICE_INTERVAL_S)
 
     servicing = asyncio.create_task(service(), name="publisher-service")
+    thresholds = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
     try:
         await streams.run(stop)
     finally:
+        gc.set_threshold(*thresholds)
         servicing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await servicing

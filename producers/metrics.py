@@ -1,10 +1,11 @@
 """The producers' Prometheus metrics, created once per process (or per registry in tests).
 
-Children with fixed labels are bound up front, so the hot path pays an attribute lookup and an ``inc``. The
-metrics updated for every frame or record are :class:`TallyCounter` and :class:`TallyHistogram`: the same samples
-as prometheus_client's counters and histograms, but their children are plain numbers without a lock (an ``inc`` is
-about 5x, an ``observe`` 4x cheaper, which is several percent of a tickerV2 frame), read when scraped. Their
-children are updated by one thread at a time: the event loop's (or, once streaming has stopped, the final flush's).
+Children with fixed labels are bound up front, so the hot path pays an attribute lookup and an ``inc`` (the counters
+of every frame and record add to :attr:`Tally.value` in place, without even the call). The metrics updated for
+every frame or record are :class:`TallyCounter` and :class:`TallyHistogram`: the same samples as prometheus_client's
+counters and histograms, but their children are plain numbers without a lock (an ``inc`` is about 5x, an
+``observe`` 4x cheaper, which is several percent of a tickerV2 frame), read when scraped. Their children are
+updated by one thread at a time: the event loop's (or, once streaming has stopped, the final flush's).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 
 class Tally:
-    """One counter child: a plain number."""
+    """One counter child: a plain number (``value``, which a hot path may add to in place of calling :meth:`inc`)."""
 
     __slots__ = ("created", "value")
 

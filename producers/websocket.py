@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from producers.kucoin.backoff import backoff
 from producers.kucoin.contracts import select_symbols
 from producers.kucoin.frames import Book, Event, FrameParser, Malformed, Unknown
-from producers.kucoin.sequencing import Sequencer
+from producers.kucoin.sequencing import PUBLISHED, Outcome, Sequencer
 from producers.kucoin.session import (
     Notice,
     OpenReplacement,
@@ -45,7 +45,7 @@ from producers.kucoin.session import (
 )
 from producers.kucoin.subscriptions import DEFAULT_TOPICS_PER_CONNECTION, reshard, topics_for
 from producers.kucoin.topics import Stream, Topic
-from producers.metrics import ProducerMetrics
+from producers.metrics import Buckets, ProducerMetrics, Tally
 from producers.rest_client import KucoinRestClient
 from producers.sink import RecordSink
 from producers.ws_connection import MessageQueue
@@ -75,26 +75,45 @@ class StreamsConfig:
     session: SessionConfig = field(default_factory=SessionConfig)
 
 
+@dataclass(frozen=True, slots=True)
+class _Lane:
+    """What the frames of one stream go through: their counters, then the sequence rules (none for Depth5, whose
+    frames nothing consumes: they are counted, never published)."""
+
+    frames: Tally
+    latency: Buckets
+    sequencer: Sequencer | None
+    outcomes: dict[Outcome, Tally]
+
+
 class MarketData:
     """Frames from every connection to Kafka: sequence rules per stream, then the sink."""
 
     def __init__(self, sink: RecordSink, metrics: ProducerMetrics, keep_repeats: bool) -> None:
         self._sink = sink
-        self._metrics = metrics
-        self._sequencers = {stream: Sequencer(stream, keep_repeats=keep_repeats) for stream in Stream}
+        self._lanes = {
+            stream: _Lane(
+                metrics.frames_by_stream[stream],
+                metrics.latency_by_stream[stream],
+                None if stream is _DEPTH5 else Sequencer(stream, keep_repeats=keep_repeats),
+                {outcome: metrics.outcomes[(stream, outcome)] for outcome in Outcome},
+            )
+            for stream in Stream
+        }
+        self._ticker, self._depth50, self._depth5 = self._lanes[_TICKER], self._lanes[_DEPTH50], self._lanes[_DEPTH5]
         self._frames = 0
 
     def handle(self, event: Event, raw: str | bytes, receive_ts_ns: int) -> None:
         """Publish what is new, drop what the sequence rules reject, dead-letter what is broken."""
         if type(event) is TickerV2:
             ts_ns = event.exchange_ts_ns
-            if self._admit(_TICKER, event.symbol, event.sequence, ts_ns, ts_ns, receive_ts_ns):
+            if self._admit(self._ticker, event.symbol, event.sequence, ts_ns, receive_ts_ns - ts_ns):
                 self._sink.ticker(event, raw)
         elif type(event) is Book:
             record = event.record
-            stream = _DEPTH50 if event.depth == 50 else _DEPTH5
             ts_ms = record.exchange_ts_ms
-            if self._admit(stream, record.symbol, record.sequence, ts_ms, ts_ms * 1_000_000, receive_ts_ns):
+            lane = self._depth50 if event.depth == 50 else self._depth5
+            if self._admit(lane, record.symbol, record.sequence, ts_ms, receive_ts_ns - ts_ms * 1_000_000):
                 self._sink.depth(record, raw)
         elif type(event) is Malformed:
             self._sink.dead_letter("ws", f"malformed: {event.reason}", raw, receive_ts_ns)
@@ -107,21 +126,20 @@ class MarketData:
     def forget(self, symbols: Iterable[str]) -> None:
         """Drop the sequence state of delisted symbols."""
         for symbol in symbols:
-            for sequencer in self._sequencers.values():
-                sequencer.forget(symbol)
+            for lane in self._lanes.values():
+                if lane.sequencer is not None:
+                    lane.sequencer.forget(symbol)
 
-    def _admit(
-        self, stream: Stream, symbol: str, sequence: int, exchange_ts: int, exchange_ts_ns: int, receive_ts_ns: int
-    ) -> bool:
-        """Count a market-data frame; whether to publish it (Depth5 never is: nothing consumes it)."""
-        metrics = self._metrics
-        metrics.frames_by_stream[stream].inc()
-        metrics.latency_by_stream[stream].observe((receive_ts_ns - exchange_ts_ns) / 1e9)
-        if stream is _DEPTH5:
+    @staticmethod
+    def _admit(lane: _Lane, symbol: str, sequence: int, exchange_ts: int, latency_ns: int) -> bool:
+        """Count a market-data frame; whether to publish it."""
+        lane.frames.value += 1  # Tally.inc() without the call: once per frame
+        lane.latency.observe(latency_ns / 1e9)
+        if lane.sequencer is None:
             return False
-        outcome = self._sequencers[stream].observe(symbol, sequence, exchange_ts)
-        metrics.outcomes[(stream, outcome)].inc()
-        return outcome.publish
+        outcome = lane.sequencer.observe(symbol, sequence, exchange_ts)
+        lane.outcomes[outcome].value += 1
+        return outcome in PUBLISHED
 
 
 @dataclass
@@ -300,15 +318,17 @@ class _ShardWorker:
         """Receive and publish frames until the session needs serving: after a frame that is not market data (it
         may change the session's state), once ``deadline`` has passed, or when the session changed from outside.
         """
-        owner, session, market, messages = self._owner, connection.session, self._owner.market, ws.messages
+        owner, messages = self._owner, ws.messages
+        wall_clock_ns, monotonic = owner.wall_clock_ns, owner.monotonic
+        receive, handle = connection.session.receive, owner.market.handle
         while True:
             if not messages:
                 await ws.wait()
             frame = messages.popleft()  # bytes: the parser reads UTF-8, and bad UTF-8 is a malformed frame
-            receive_ts_ns = owner.wall_clock_ns()
-            now = owner.monotonic()
-            event = session.receive(frame, now, receive_ts_ns)
-            market.handle(event, frame, receive_ts_ns)
+            receive_ts_ns = wall_clock_ns()
+            now = monotonic()
+            event = receive(frame, now, receive_ts_ns)
+            handle(event, frame, receive_ts_ns)
             if type(event) is not Book and type(event) is not TickerV2:
                 return
             if connection.changed or (deadline is not None and now >= deadline):

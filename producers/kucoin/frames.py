@@ -8,8 +8,9 @@ This runs for every frame (tens of thousands per second per core), hence orjson,
 and two caches for books, which are resent every 100 ms with few levels changed. A book's two arrays are cut out of
 the frame before orjson reads the rest (see :func:`_tree`): a side byte for byte the same as in the last book of its
 topic is not parsed at all (the side validated then is reused), and any other side is split into the raw JSON of
-its levels, each looked up in a cache of validated levels (a level not seen yet is parsed and checked alone). The
-verdicts are those of checking every level of the parsed tree, which is what a side that could not be cut gets.
+its levels: those it shares with that last side at its start and at its end keep their parse, and the others are
+looked up in a cache of validated levels (a level not seen yet is parsed and checked alone). The verdicts are those
+of checking every level of the parsed tree, which is what a side that could not be cut gets.
 
 orjson turns fractional numbers (and integers beyond 64 bits) into binary floats, which would lose the exact text.
 Every number of a market-data event passes an integer or decimal-text check that refuses floats, so a market-data
@@ -19,14 +20,16 @@ event from orjson's tree is exactly the lossless parse's; any other outcome (a c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import compress, islice
-from operator import gt, lt, not_
+from itertools import compress, count, islice
+from operator import gt, lt, ne, not_
 from typing import Any, cast
 
 import orjson
 
+from schemas.derived import builder
 from schemas.records import Depth50, Kline, TickerV2
 
 from .lossless import decimal_text, loads
@@ -48,9 +51,14 @@ __all__ = [
 
 DEFAULT_LEVEL_CACHE_SIZE = 65_536
 _BOOK_CACHE_TOPICS = 8_192
-_TICKER_CHANNEL = TOPIC_PREFIX + Stream.TICKER_V2.value
-_CANDLE_CHANNEL = TOPIC_PREFIX + "limitCandle"
-_BOOK_CHANNELS = {TOPIC_PREFIX + Stream.DEPTH50.value: 50, TOPIC_PREFIX + Stream.DEPTH5.value: 5}
+_TICKER, _CANDLE = 0, -1
+_PUSHES = {
+    TOPIC_PREFIX + Stream.TICKER_V2.value: _TICKER,
+    TOPIC_PREFIX + "limitCandle": _CANDLE,
+    TOPIC_PREFIX + Stream.DEPTH50.value: 50,
+    TOPIC_PREFIX + Stream.DEPTH5.value: 5,
+}
+"""The channels of market data: a ticker, a candle, or a book of that depth."""
 _CANDLE_MINUTES = {
     "1min": 1,
     "3min": 3,
@@ -68,10 +76,12 @@ _CANDLE_MINUTES = {
 
 _LevelEntry = tuple[str, str, float]
 """A validated level: price text, size text, and the price as a float for the ordering checks only."""
-_Side = tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...]]
+_Side = tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...], list[bytes]]
+"""A validated side: its prices, its sizes, its prices as floats (for the order checks only) and the raw levels it
+was read from (none when it came as a list)."""
 _LastBook = tuple[bytes, _Side, bytes, _Side]
 """The raw bids array, its validated side, the raw asks array, its side: the last valid book of a topic."""
-_NO_SIDE: _Side = ((), (), ())
+_NO_SIDE: _Side = ((), (), (), [])
 _NO_BOOK: _LastBook = (b"", _NO_SIDE, b"", _NO_SIDE)
 _CUT_FROM = 512
 """Frames shorter than this (tickers, control frames, thin books) parse faster whole than cut (:func:`_tree`)."""
@@ -79,6 +89,8 @@ _MARKER = b"-7340277174458711"
 """With one more digit, the number put in place of each side cut out of a book (:func:`_cut_sides`)."""
 _BIDS_MARK, _ASKS_MARK = _MARKER + b"0", _MARKER + b"1"
 _BIDS_MARKED, _ASKS_MARKED = int(_BIDS_MARK), int(_ASKS_MARK)
+_PLAIN_LEVEL = re.compile(rb'"([0-9]+(?:\.[0-9]+)?)",(0|[1-9][0-9]{0,17})').fullmatch
+"""The usual level: a price string of digits with an optional fraction, and an integer size within 64 bits."""
 _INVALID = (TypeError, ValueError, IndexError, AttributeError, RecursionError)
 """What a frame breaking the schema raises (with ``KeyError``): it becomes :class:`Malformed`."""
 
@@ -148,6 +160,9 @@ class Malformed:
 
 Event = Welcome | Ack | Pong | ErrorFrame | TickerV2 | Book | Candle | Unknown | Malformed
 
+_new_depth50, _new_ticker, _new_book = builder(Depth50), builder(TickerV2), builder(Book)
+"""Constructors of the market-data events, a third of the cost of their frozen ``__init__``."""
+
 
 class _Invalid(ValueError):
     """A schema violation found by an explicit check."""
@@ -165,7 +180,8 @@ class FrameParser:
     def parse(self, frame: bytes | bytearray | memoryview | str, receive_ts_ns: int) -> Event:
         """Turn one frame into one event; ``receive_ts_ns`` stamps market-data records."""
         try:
-            event = self._event(_tree(frame) if len(frame) >= _CUT_FROM else orjson.loads(frame), receive_ts_ns)
+            msg = _tree(frame) if type(frame) is bytes and len(frame) >= _CUT_FROM else orjson.loads(frame)
+            event = self._event(msg, receive_ts_ns)
             if type(event) is Book or type(event) is TickerV2 or type(event) is Candle:
                 return event
         except (KeyError, *_INVALID):
@@ -184,16 +200,16 @@ class FrameParser:
         if kind == "message":
             topic: str = msg["topic"]
             channel, _, symbol = topic.partition(":")
-            depth = _BOOK_CHANNELS.get(channel)
-            if depth is None and channel != _TICKER_CHANNEL and channel != _CANDLE_CHANNEL:
+            push = _PUSHES.get(channel)
+            if push is None:
                 return Unknown(kind, topic)
             if not symbol or "," in symbol:
                 raise _Invalid(f"push topic without one symbol: {topic!r}")
-            if depth is not None:
-                return self._book(topic, symbol, depth, msg["data"], receive_ts_ns)
-            if channel == _TICKER_CHANNEL:
+            if push == _TICKER:
                 return _ticker(symbol, msg["data"], receive_ts_ns)
-            return _candle(symbol, msg["data"], receive_ts_ns)
+            if push == _CANDLE:
+                return _candle(symbol, msg["data"], receive_ts_ns)
+            return self._book(topic, symbol, push, msg["data"], receive_ts_ns)
         if kind == "welcome":
             return Welcome(_text_id(msg["id"]))
         if kind == "ack":
@@ -220,51 +236,75 @@ class FrameParser:
     def _book(self, topic: str, symbol: str, depth: int, data: Any, receive_ts_ns: int) -> Book:
         bid_levels, ask_levels = data["bids"], data["asks"]
         last = self._books.get(topic, _NO_BOOK)
-        new_bids, new_asks = bid_levels != last[0], ask_levels != last[2]  # a list never equals the bytes kept
-        bid_prices, bid_sizes, bid_values = bids = self._side(bid_levels, depth, last[1]) if new_bids else last[1]
-        ask_prices, ask_sizes, ask_values = asks = self._side(ask_levels, depth, last[3]) if new_asks else last[3]
-        # Prices checked in the last book (the same tuple) are in order.
-        if bid_values is not last[1][2] and not all(map(gt, bid_values, islice(bid_values, 1, None))):
-            raise _Invalid("bids are not strictly descending")
-        if ask_values is not last[3][2] and not all(map(lt, ask_values, islice(ask_values, 1, None))):
-            raise _Invalid("asks are not strictly ascending")
-        if bid_values and ask_values and bid_values[0] >= ask_values[0]:
+        last_bids, last_asks = last[1], last[3]
+        # A list never equals the bytes kept.
+        bids = self._side(bid_levels, depth, last_bids, gt, "bids") if bid_levels != last[0] else last_bids
+        asks = self._side(ask_levels, depth, last_asks, lt, "asks") if ask_levels != last[2] else last_asks
+        if bids[2] and asks[2] and bids[2][0] >= asks[2][0]:
             raise _Invalid("crossed book: best bid >= best ask")
         ts = data.get("ts")
-        exchange_ts_ms = _epoch_ns(_int(data["timestamp"] if ts is None else ts)) // 1_000_000
-        record = Depth50(
+        if ts is None:
+            ts = data["timestamp"]
+        exchange_ts_ms = _epoch_ns(ts if type(ts) is int else _int(ts)) // 1_000_000
+        record = _new_depth50(
             symbol,
-            _int(data["sequence"]),
-            bid_prices,
-            bid_sizes,
-            ask_prices,
-            ask_sizes,
+            sequence if type(sequence := data["sequence"]) is int else _int(sequence),
+            bids[0],
+            bids[1],
+            asks[0],
+            asks[1],
             exchange_ts_ms,
             receive_ts_ns,
         )
-        if (new_bids or new_asks) and type(bid_levels) is bytes:
+        if (bids is not last_bids or asks is not last_asks) and type(bid_levels) is bytes:
             if len(self._books) >= _BOOK_CACHE_TOPICS:
                 self._books.clear()
             self._books[topic] = (bid_levels, bids, ask_levels, asks)
-        return Book(record, depth)
+        return _new_book(record, depth)
 
-    def _side(self, levels: Any, depth: int, last: _Side) -> _Side:
-        """One side validated, but for the order of its prices; the ``last`` side's own tuples where the prices are
-        the same (most changes are sizes), so that the Avro encoder can reuse their encoding by identity."""
-        raw = type(levels) is bytes  # an array cut out by _tree
-        if raw:
-            levels = _split_levels(levels)
-        elif type(levels) is not list:
+    def _side(self, levels: Any, depth: int, last: _Side, ordered: Callable[[float, float], bool], name: str) -> _Side:
+        """One side validated, its prices in ``ordered`` order; the ``last`` side's own price tuples where the prices
+        are the same (most changes are sizes), so that the Avro encoder can reuse their encoding by identity.
+
+        The raw levels a side shares with the ``last`` side (valid) at its start and at its end, usually all but a
+        few, keep their parse: only the levels between are looked up, and only their prices and their neighbours'
+        need an order check.
+        """
+        if type(levels) is bytes:  # an array cut out by _tree
+            raw = _split_levels(levels)
+            size = len(raw)
+        elif type(levels) is list:
+            raw, size = [], len(levels)
+        else:
             raise _Invalid("book side is not a list")
-        if len(levels) > depth:
-            raise _Invalid(f"{len(levels)} levels on a depth-{depth} side")
-        if not levels:
+        if size > depth:
+            raise _Invalid(f"{size} levels on a depth-{depth} side")
+        if not size:
             return _NO_SIDE
-        entries = self._entries(levels) if raw else tuple(_level(tuple(level)) for level in levels)
-        prices, sizes, values = zip(*entries, strict=True)
-        if prices == last[0]:
-            return last[0], sizes, last[2]
-        return prices, sizes, values
+        old = last[3]
+        shared = min(len(raw), len(old))  # none when the side came as a list
+        before = next(compress(count(), map(ne, raw, old)), shared)
+        after = min(next(compress(count(), map(ne, reversed(raw), reversed(old))), shared), shared - before)
+        if raw:
+            entries = self._entries(raw[before : size - after] if before or after else raw)
+        else:
+            entries = tuple(_level(tuple(level)) for level in levels)
+        prices, sizes, values = zip(*entries, strict=True) if entries else ((), (), ())
+        if before or after:  # the new levels go between the last side's shared ones
+            cut = len(old) - after
+            if prices == last[0][before:cut]:
+                return last[0], last[1][:before] + sizes + last[1][cut:], last[2], raw
+            prices = last[0][:before] + prices + last[0][cut:]
+            sizes = last[1][:before] + sizes + last[1][cut:]
+            values = last[2][:before] + values + last[2][cut:]
+            checked = values[max(before - 1, 0) : size - after + 1]
+        elif prices == last[0]:
+            return last[0], sizes, last[2], raw
+        else:
+            checked = values
+        if not all(map(ordered, checked, islice(checked, 1, None))):
+            raise _Invalid(f"{name} are not strictly {'descending' if ordered is gt else 'ascending'}")
+        return prices, sizes, values, raw
 
     def _entries(self, levels: list[bytes]) -> tuple[_LevelEntry, ...]:
         """Each raw level validated: from the cache, else checked now and cached."""
@@ -287,7 +327,7 @@ def parse_frame(frame: bytes | bytearray | memoryview | str, receive_ts_ns: int)
     return _DEFAULT_PARSER.parse(frame, receive_ts_ns)
 
 
-def _tree(frame: bytes | bytearray | memoryview | str) -> Any:
+def _tree(frame: bytes) -> Any:
     """orjson's tree of ``frame``; for a book, ``data``'s bids and asks stay the raw bytes of their JSON arrays.
 
     The two arrays are cut out and replaced by two marker numbers (see :func:`_cut_sides`), and orjson reads the
@@ -295,15 +335,15 @@ def _tree(frame: bytes | bytearray | memoryview | str) -> Any:
     values, so the places cut out held the values of these members and every other value is the frame's own.
     Whether each array is valid JSON is for :meth:`FrameParser._side` to find out.
     """
-    if type(frame) is str:
-        frame = frame.encode()  # a lone surrogate raises, as orjson would
-    if type(frame) is bytes and (cut := _cut_sides(frame)) is not None:
-        rest, bids, asks = cut
-        msg = orjson.loads(rest)
+    cut = _cut_sides(frame)
+    if cut is not None:
+        msg = orjson.loads(cut[0])
         data = msg.get("data") if type(msg) is dict else None
-        if type(data) is dict and _is(data.get("bids"), _BIDS_MARKED) and _is(data.get("asks"), _ASKS_MARKED):
-            data["bids"], data["asks"] = bids, asks
-            return msg
+        if type(data) is dict:
+            bids, asks = data.get("bids"), data.get("asks")
+            if type(bids) is int and bids == _BIDS_MARKED and type(asks) is int and asks == _ASKS_MARKED:
+                data["bids"], data["asks"] = cut[1], cut[2]
+                return msg
     return orjson.loads(frame)
 
 
@@ -311,30 +351,23 @@ def _cut_sides(frame: bytes) -> tuple[bytes, bytes, bytes] | None:
     """The frame with the arrays after ``"bids":`` and ``"asks":`` replaced by the markers, and the two arrays.
 
     None when there are no such arrays, or the frame holds the marker digits outside them. Where each array ends
-    only matters for speed, not exactness (that rests on the markers): it is taken to be the last ``]]`` before the
+    only matters for speed, not exactness (that rests on the markers): it is taken to be the last ``]`` before the
     other array, or before the end of the frame. A book's sides are followed by a few numbers at most, so these
     searches backwards are short.
     """
     bids = frame.find(b'"bids":[') + 7  # where the array's "[" is
-    asks = frame.find(b'"asks":[') + 7 if bids >= 7 else -1
-    if asks < 7:
+    asks = frame.find(b'"asks":[') + 7
+    if bids < 7 or asks < 7:
         return None
-    first, later = min(bids, asks), max(bids, asks)
-    first_end = first + 2 if frame.startswith(b"[]", first) else frame.rfind(b"]]", first, later) + 2
-    later_end = later + 2 if frame.startswith(b"[]", later) else frame.rfind(b"]]") + 2
-    if not first + 2 <= first_end <= later < later_end - 1:
+    if bids < asks:
+        bids_end, asks_end = frame.rfind(b"]", bids, asks) + 1, frame.rfind(b"]", asks) + 1
+        rest = b"".join((frame[:bids], _BIDS_MARK, frame[bids_end:asks], _ASKS_MARK, frame[asks_end:]))
+    else:
+        asks_end, bids_end = frame.rfind(b"]", asks, bids) + 1, frame.rfind(b"]", bids) + 1
+        rest = b"".join((frame[:asks], _ASKS_MARK, frame[asks_end:bids], _BIDS_MARK, frame[bids_end:]))
+    if bids_end <= bids or asks_end <= asks or rest.count(_MARKER) != 2:
         return None
-    marks = (_BIDS_MARK, _ASKS_MARK) if first == bids else (_ASKS_MARK, _BIDS_MARK)
-    rest = b"".join((frame[:first], marks[0], frame[first_end:later], marks[1], frame[later_end:]))
-    if rest.count(_MARKER) != 2:
-        return None
-    bids_end, asks_end = (first_end, later_end) if first == bids else (later_end, first_end)
     return rest, frame[bids:bids_end], frame[asks:asks_end]
-
-
-def _is(value: Any, marked: int) -> bool:
-    """``value`` is the integer ``marked`` itself, not a number equal to it."""
-    return type(value) is int and value == marked
 
 
 def _split_levels(array: bytes) -> list[bytes]:
@@ -351,6 +384,10 @@ def _split_levels(array: bytes) -> list[bytes]:
 
 
 def _raw_level(level: bytes) -> _LevelEntry:
+    plain = _PLAIN_LEVEL(level)
+    if plain is not None:  # what orjson and the checks below make of it, without them
+        price = plain[1].decode()
+        return price, plain[2].decode(), float(price)
     return _level(tuple(orjson.loads(b"[" + level + b"]")))
 
 
@@ -364,14 +401,14 @@ def _level(key: tuple[Any, ...]) -> _LevelEntry:
 def _ticker(symbol: str, data: Any, receive_ts_ns: int) -> TickerV2:
     if data["symbol"] != symbol:
         raise _Invalid(f"data symbol {data['symbol']!r} differs from topic symbol {symbol!r}")
-    return TickerV2(
+    return _new_ticker(
         symbol,
-        _int(data["sequence"]),
+        sequence if type(sequence := data["sequence"]) is int else _int(sequence),
         decimal_text(data["bestBidPrice"]),
         decimal_text(data["bestBidSize"]),
         decimal_text(data["bestAskPrice"]),
         decimal_text(data["bestAskSize"]),
-        _epoch_ns(_int(data["ts"])),
+        _epoch_ns(ts if type(ts := data["ts"]) is int else _int(ts)),
         receive_ts_ns,
     )
 

@@ -13,7 +13,7 @@ from schemas.records import Depth50, TickerV2
 
 from .topics import Stream
 
-__all__ = ["Outcome", "Sequencer"]
+__all__ = ["PUBLISHED", "Outcome", "Sequencer"]
 
 
 class Outcome(StrEnum):
@@ -34,12 +34,13 @@ class Outcome(StrEnum):
     @property
     def publish(self) -> bool:
         """Whether the frame goes to Kafka."""
-        return self in _PUBLISHED
+        return self in PUBLISHED
 
 
 # Per frame, so the members are read once: on Python 3.11 every ``Outcome.X`` goes through EnumType.__getattr__.
 _ACCEPTED, _DUPLICATE, _REGRESSION = Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.REGRESSION
-_PUBLISHED = frozenset({_ACCEPTED, Outcome.REPEAT_KEPT})
+PUBLISHED = frozenset({_ACCEPTED, Outcome.REPEAT_KEPT})
+"""The outcomes that go to Kafka (``outcome in PUBLISHED`` is :attr:`Outcome.publish` without the call)."""
 
 
 class Sequencer:

@@ -109,7 +109,7 @@ class KafkaPublisher:
         """Hand one record over; it reaches Kafka exactly once unless :class:`PublishError` is raised later."""
         if self._failure is not None:
             raise self._failure
-        if not len(self._spill):
+        if not self._spill.count:
             try:
                 self._producer.produce(
                     topic,

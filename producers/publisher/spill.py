@@ -74,15 +74,16 @@ class SpillQueue:
         directory.mkdir(parents=True, exist_ok=True)
         self._read_segment, self._read_offset = self._load_position()
         self._writer: BinaryIO | None = None
-        self._count = 0
+        self.count = 0
+        """Entries in the spill (read it, never set it; ``len()`` gives it too, at the cost of a call)."""
         for segment in self._segments():
             self._truncate_torn_tail(segment)
         for _ in self.peek(None):
-            self._count += 1
+            self.count += 1
         self._write_index = max([*self._segments(), self._read_segment])
 
     def __len__(self) -> int:
-        return self._count
+        return self.count
 
     @property
     def directory(self) -> Path:
@@ -96,7 +97,7 @@ class SpillQueue:
             if writer.tell() >= self._segment_bytes:
                 writer = self._roll_writer()
             writer.write(record.encode())
-            self._count += 1
+            self.count += 1
         writer.flush()
 
     def prepend(self, records: list[SpilledRecord]) -> None:
@@ -121,7 +122,7 @@ class SpillQueue:
             out.flush()
             os.fsync(out.fileno())
         temporary.replace(current)
-        self._count += len(records)
+        self.count += len(records)
         self._save_position(self._read_segment, 0)
 
     def peek(self, limit: int | None) -> Iterator[SpilledRecord]:
@@ -161,12 +162,12 @@ class SpillQueue:
                         break
         if remaining:
             raise ValueError(f"acknowledged {count} records but the spill held only {count - remaining}")
-        self._count -= count
+        self.count -= count
         self._save_position(segment_index, offset)
         for index in self._segments():
             if index < segment_index and index != self._write_index:
                 self._segment_path(index).unlink(missing_ok=True)
-        if self._count == 0:
+        if self.count == 0:
             self._reset()
 
     def close(self) -> None:

@@ -233,3 +233,68 @@ def test_an_unchanged_side_comes_back_as_the_same_tuples() -> None:
     assert isinstance(first, Book) and isinstance(second, Book)
     assert second.record.bid_prices is first.record.bid_prices and second.record.bid_sizes is first.record.bid_sizes
     assert second.record.ask_sizes == ("6",) and second.record.ask_prices == first.record.ask_prices
+
+
+def _edit(levels: list[tuple[str, str]], descending: bool, rng: random.Random) -> list[tuple[str, str]]:
+    """A book side after a few random changes: sizes, levels added or removed anywhere, and now and then a price
+    that breaks the order (next to a neighbour kept from the last side, or in between) or a level that is not one."""
+    levels = list(levels)
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        at = rng.randrange(len(levels) + 1)
+        kind = rng.random()
+        if kind < 0.4 and at < len(levels):
+            levels[at] = (levels[at][0], str(rng.randrange(1, 500)))
+        elif kind < 0.6:
+            outer = _number(levels[at][0]) if at < len(levels) else None
+            inner = _number(levels[at - 1][0]) if at else None
+            if outer is None:
+                outer = inner - 2.0 if descending and inner is not None else (inner or 0.0) + 2.0
+            if inner is None:
+                inner = outer + 2.0 if descending else outer - 2.0
+            if abs(inner - outer) > 0.2:
+                price = rng.uniform(min(inner, outer) + 0.1, max(inner, outer) - 0.1)
+                levels.insert(at, (f"{round(price, 1)}", str(rng.randrange(1, 9))))
+        elif kind < 0.8 and at < len(levels) and len(levels) > 1:
+            del levels[at]
+        elif kind < 0.9 and at < len(levels):
+            levels[at] = (str(round(_number(levels[at][0]) + rng.choice([-3.0, 0.0, 3.0]), 1)), levels[at][1])
+        elif at < len(levels):
+            levels[at] = (rng.choice(["1e400", "-1", "x"]), levels[at][1])
+    return levels
+
+
+def _number(price: str) -> float:
+    try:
+        return float(price)
+    except ValueError:  # a price made invalid by an earlier edit
+        return 0.0
+
+
+def _side_json(levels: list[tuple[str, str]]) -> str:
+    return "[" + ",".join(f'["{price}",{size}]' for price, size in levels) + "]"
+
+
+@pytest.mark.parametrize("depth", [50, 5])
+def test_books_changing_level_by_level_parse_as_the_lossless_parser_says(
+    depth: int, lossless: Callable[[bytes | str], Event]
+) -> None:
+    """One parser follows books whose sides change a few levels at a time, as the exchange's do: the levels a side
+    shares with the last valid side of its topic keep their parse, and the verdicts must stay the lossless parser's
+    (an invalid book never becomes the one the next is compared with)."""
+    rng = random.Random(depth)
+    topic = f"level2Depth{depth}:XBTUSDTM"
+    parser = FrameParser(level_cache_size=rng.choice([8, 4096]))
+    bids = [(f"{1000 - i}.5", str(i + 1)) for i in range(depth)]
+    asks = [(f"{1001 + i}.5", str(i + 2)) for i in range(depth)]
+    verdicts = {True: 0, False: 0}
+    for ts in range(2000):
+        new_bids = _edit(bids, True, rng) if rng.random() < 0.7 else bids
+        new_asks = _edit(asks, False, rng) if rng.random() < 0.5 else asks
+        frame = _book(_sides(_side_json(new_bids[: depth + 1]), _side_json(new_asks[:depth]), ts, PAD), topic)
+        raw = frame if rng.random() < 0.9 else frame.decode()  # text: its sides come as lists, with no shared levels
+        expected = lossless(raw)
+        assert parser.parse(raw, RX) == expected, raw
+        verdicts[isinstance(expected, Book)] += 1
+        if isinstance(expected, Book):
+            bids, asks = new_bids, new_asks
+    assert verdicts[True] > 500 and verdicts[False] > 200

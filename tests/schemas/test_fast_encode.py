@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import random
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import fastavro
 import pytest
 
 from producers.kucoin.frames import Book, parse_frame
@@ -18,7 +21,7 @@ from schemas.records import Depth50, TickerV2
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared/kucoin/captures"
 RX = 1_790_000_000_000_000_000
 HEADER = b"\x00\x00\x00\x10\x92"
-LONGS = [0, 1, -1, 63, -64, 64, -65, 2**27 - 1, 2**27, 2**28, -(2**28), 2**62, -(2**62), 2**63 - 1, -(2**63)]
+LONGS = [0, 1, -1, 63, -64, 64, -65, 2**27 - 1, 2**27, 2**28, -(2**28), 2**62 - 1, 2**62, -(2**62), 2**63 - 1, -(2**63)]
 TEXTS = ["", "0", "88987.4", "2.0E-4", "é", "€" * 30, "🚀", "x" * 63, "x" * 64, "y" * 9000]
 FLAT = [schema for schema in ALL_SCHEMAS if flat_encoder(schema.definition, HEADER) is not None]
 
@@ -142,3 +145,22 @@ def test_the_array_cache_goes_by_identity_is_bounded_and_never_changes_results()
             record = dataclasses.replace(BASE_DEPTH, bid_prices=prices, ask_prices=fresh)
             assert encoder(record) == _fastavro(codec, record)
             assert len(encoder._arrays) <= 3
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [{"name": "from", "type": "string"}, {"name": "x", "type": "long"}],  # a Python keyword
+        [{"name": "only", "type": {"type": "array", "items": "string"}}],
+    ],
+    ids=["keyword", "one-field"],
+)
+def test_any_flat_record_encodes_to_fastavros_bytes(fields: list[dict[str, Any]]) -> None:
+    definition = {"type": "record", "name": "Odd", "fields": fields}
+    encoder = flat_encoder(definition, HEADER)
+    assert encoder is not None
+    values = {"from": "é", "x": -(2**40), "only": ("1", "22")}
+    record = SimpleNamespace(**{field["name"]: values[field["name"]] for field in fields})
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(definition), vars(record))
+    assert encoder(record) == HEADER + out.getvalue()
