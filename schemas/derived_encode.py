@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from schemas.fast_encode import DEFAULT_STRING_CACHE_SIZE, _EncodedStrings, _long, _Unusual
+from schemas.fast_encode import DEFAULT_STRING_CACHE_SIZE, EncodedStrings, Unencodable, encode_long
 
 __all__ = ["RecordEncoder", "record_encoder"]
 
@@ -39,14 +39,14 @@ class _Unsupported(Exception):
 
 def _int(value: Any) -> bytes:
     if type(value) is not int or not _MIN_INT <= value <= _MAX_INT:
-        raise _Unusual
-    return _long(value)
+        raise Unencodable
+    return encode_long(value)
 
 
 class _OptionalStrings(dict[Any, bytes]):
     """``None`` or text -> its encoding as a union of null and string, filled on a miss, emptied when full."""
 
-    def __init__(self, strings: _EncodedStrings, null_index: int, limit: int) -> None:
+    def __init__(self, strings: EncodedStrings, null_index: int, limit: int) -> None:
         super().__init__()
         self._strings = strings
         self._null = _BRANCH[null_index]
@@ -55,7 +55,7 @@ class _OptionalStrings(dict[Any, bytes]):
         self[None] = self._null
 
     def __missing__(self, text: Any) -> bytes:
-        encoded = self._branch + self._strings[text]  # _Unusual unless text is a string
+        encoded = self._branch + self._strings[text]  # Unencodable unless text is a string
         if len(self) >= self._limit:
             self.clear()
             self[None] = self._null
@@ -64,7 +64,7 @@ class _OptionalStrings(dict[Any, bytes]):
 
 
 def _unusual() -> bytes:
-    raise _Unusual
+    raise Unencodable
 
 
 class _Compiler:
@@ -74,18 +74,18 @@ class _Compiler:
     records (their attributes) and arrays (their loop) need statements."""
 
     def __init__(self, header: bytes, cache_size: int) -> None:
-        strings = _EncodedStrings(cache_size)
+        strings = EncodedStrings(cache_size)
         self.globals: dict[str, Any] = {
-            "Unusual": _Unusual,
+            "Unusual": Unencodable,
             "unusual": _unusual,
             "header": header,
             "string": strings.__getitem__,
-            "long": _long,
+            "long": encode_long,
             "int_": _int,
             "double": struct.Struct("<d").pack,
             "branch_double": struct.Struct("<Bd").pack,
             "end_of_array": b"\x00",
-            "small": tuple(_long(n) for n in range(64)),
+            "small": tuple(encode_long(n) for n in range(64)),
         }
         for null_index in (0, 1):
             self.globals[f"null_{null_index}"] = _BRANCH[null_index]

@@ -19,7 +19,15 @@ import keyword
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DEFAULT_ARRAY_CACHE_SIZE", "DEFAULT_STRING_CACHE_SIZE", "FlatEncoder", "flat_encoder"]
+__all__ = [
+    "DEFAULT_ARRAY_CACHE_SIZE",
+    "DEFAULT_STRING_CACHE_SIZE",
+    "EncodedStrings",
+    "FlatEncoder",
+    "Unencodable",
+    "encode_long",
+    "flat_encoder",
+]
 
 DEFAULT_STRING_CACHE_SIZE = 65_536
 DEFAULT_ARRAY_CACHE_SIZE = 16_384
@@ -34,18 +42,18 @@ _END_OF_ARRAY = _ONE_BYTE[0]
 _STRING_ARRAY = "array<string>"
 
 
-class _Unusual(Exception):
+class Unencodable(Exception):
     """A value outside the fast path: fastavro encodes the record (or says why it cannot)."""
 
 
-def _long(value: Any) -> bytes:
+def encode_long(value: Any) -> bytes:
     """Zigzag varint, as Avro writes ``int`` and ``long``."""
     if type(value) is int and _FOUR_GROUPS <= value < _POSITIVE_63:
         # Timestamps and sequences (zigzag: value << 1): the low 28 bits as four continued 7-bit groups, two table
         # entries, and the rest (which changes slowly from record to record) from the cache.
         return _GROUP_PAIRS[value << 1 & 0x3FFF] + _GROUP_PAIRS[value >> 13 & 0x3FFF] + _VARINTS[value >> 27]
     if type(value) is not int or not _MIN_LONG <= value <= _MAX_LONG:
-        raise _Unusual
+        raise Unencodable
     n = value << 1 if value >= 0 else ~value << 1 | 1
     if n < 0x80:
         return _ONE_BYTE[n]
@@ -73,7 +81,7 @@ class _Varints(dict[int, bytes]):
 _VARINTS = _Varints()
 
 
-class _EncodedStrings(dict[str, bytes]):
+class EncodedStrings(dict[str, bytes]):
     """Text -> its Avro encoding, filled on a miss, emptied when full (a bounded cache that keeps hits C-level)."""
 
     def __init__(self, limit: int) -> None:
@@ -82,12 +90,12 @@ class _EncodedStrings(dict[str, bytes]):
 
     def __missing__(self, text: Any) -> bytes:
         if type(text) is not str:
-            raise _Unusual
+            raise Unencodable
         try:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate
-            raise _Unusual from None
-        encoded = _long(len(data)) + data
+            raise Unencodable from None
+        encoded = encode_long(len(data)) + data
         if len(self) >= self._limit:
             self.clear()
         self[text] = encoded
@@ -105,7 +113,7 @@ class FlatEncoder:
         cache_size: int,
         array_cache_size: int,
     ) -> None:
-        self._strings = _EncodedStrings(cache_size)
+        self._strings = EncodedStrings(cache_size)
         self._arrays: dict[int, tuple[tuple[str, ...], bytes]] = {}  # id -> the tuple (kept alive) and its block
         self._array_cache_size = array_cache_size
         self._encode = _compile(field_names, kinds, header, self._strings, self._string_array)
@@ -114,7 +122,7 @@ class FlatEncoder:
         """The framed payload (header + Avro body), or None when fastavro must encode this record."""
         try:
             return self._encode(record)
-        except (_Unusual, AttributeError, TypeError):  # TypeError: an unhashable value
+        except (Unencodable, AttributeError, TypeError):  # TypeError: an unhashable value
             return None
 
     def _string_array(self, items: Any) -> bytes:
@@ -122,10 +130,10 @@ class FlatEncoder:
         if known is not None and known[0] is items:
             return known[1]
         if type(items) is not tuple:  # a list could change under the cache
-            raise _Unusual
+            raise Unencodable
         # One block of all items then the empty block, as fastavro writes it (an empty array is the empty block).
         block = (
-            _long(len(items)) + b"".join(map(self._strings.__getitem__, items)) + _END_OF_ARRAY
+            encode_long(len(items)) + b"".join(map(self._strings.__getitem__, items)) + _END_OF_ARRAY
             if items
             else _END_OF_ARRAY
         )
@@ -139,11 +147,17 @@ def _compile(
     names: tuple[str, ...],
     kinds: tuple[str, ...],
     header: bytes,
-    strings: _EncodedStrings,
+    strings: EncodedStrings,
     string_array: Callable[[Any], bytes],
 ) -> Callable[[Any], bytes]:
     """``record -> header + its fields' encodings`` as one function written out for these fields."""
-    namespace: dict[str, Any] = {"_join": b"".join, "_header": header, "_s": strings, "_l": _long, "_a": string_array}
+    namespace: dict[str, Any] = {
+        "_join": b"".join,
+        "_header": header,
+        "_s": strings,
+        "_l": encode_long,
+        "_a": string_array,
+    }
     templates = {"string": "_s[{}]", "long": "_l({})", _STRING_ARRAY: "_a({})"}
     values = [
         f"record.{name}" if name.isidentifier() and not keyword.iskeyword(name) else f"getattr(record, {name!r})"

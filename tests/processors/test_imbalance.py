@@ -139,16 +139,21 @@ def test_depths_must_be_positive() -> None:
         ImbalanceProcessor(depths=(0, 5))
 
 
+def _reference_runs() -> list[tuple[ImbalanceProcessor, list[Depth50]]]:
+    """Inverse and clipped books, resends and filled gaps: the streams the reference digests were taken over."""
+    return [
+        (ImbalanceProcessor(inverse_symbols={"XBTUSDM"}), depth_stream(31, 3_000, levels=50)),
+        (ImbalanceProcessor(depths=(3, 1, 100)), depth_stream(32, 2_000, levels=7, resend=0.3)),
+        (ImbalanceProcessor(WindowSpec((1_000,), emit_empty=True), depths=(1, 2)), depth_stream(33, 1_000, levels=2)),
+    ]
+
+
 def test_outputs_keep_every_bit_of_the_reference_implementation() -> None:
     """Speed-ups must not move a float by one bit: the digest of every output (their reprs are exact) over inverse
     and clipped books, resends, late events and filled gaps was taken with the straightforward implementation
     (per-level lists, Decimal mids). Only a deliberate change of the outputs may change it."""
     digest = hashlib.sha256()
-    runs = [
-        (ImbalanceProcessor(inverse_symbols={"XBTUSDM"}), depth_stream(31, 3_000, levels=50)),
-        (ImbalanceProcessor(depths=(3, 1, 100)), depth_stream(32, 2_000, levels=7, resend=0.3)),
-        (ImbalanceProcessor(WindowSpec((1_000,), emit_empty=True), depths=(1, 2)), depth_stream(33, 1_000, levels=2)),
-    ]
+    runs = _reference_runs()
     for processor, records in runs:
         for record in records:
             for output in processor.process(record):
@@ -163,11 +168,7 @@ def test_state_keeps_its_serialised_form() -> None:
     the same streams (per value ``[count, sum, min, max, last]``, values None until defined) was taken before the
     bar statistics were kept column by column. Only a deliberate, migrated change of the state may change it."""
     digest = hashlib.sha256()
-    runs = [
-        (ImbalanceProcessor(inverse_symbols={"XBTUSDM"}), depth_stream(31, 3_000, levels=50)),
-        (ImbalanceProcessor(depths=(3, 1, 100)), depth_stream(32, 2_000, levels=7, resend=0.3)),
-        (ImbalanceProcessor(WindowSpec((1_000,), emit_empty=True), depths=(1, 2)), depth_stream(33, 1_000, levels=2)),
-    ]
+    runs = _reference_runs()
     for processor, records in runs:
         for index, record in enumerate(records):
             processor.process(record)
