@@ -36,8 +36,8 @@ from schemas.derived import (
     ImbalanceBar,
     LateEvent,
     Stats,
-    builder,
 )
+from schemas.fast_construct import builder
 from schemas.records import Depth50
 
 __all__ = ["DEFAULT_DEPTHS", "DEFAULT_IMBALANCE_WINDOWS", "PROCESSOR", "ImbalanceProcessor"]

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import orjson
 
-from schemas.derived import builder
+from schemas.fast_construct import builder
 from schemas.records import Depth50, Kline, TickerV2
 
 from .lossless import decimal_text, loads

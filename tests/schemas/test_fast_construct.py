@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from schemas import derived
-from schemas.derived import DepthImbalance, Imbalance, Stats, builder
+from schemas.derived import DepthImbalance, Imbalance, Stats
+from schemas.fast_construct import builder
 
 SNAPSHOT = (
     "XBTUSDTM",
