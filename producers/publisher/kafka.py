@@ -45,7 +45,7 @@ class PublisherConfig:
 
     bootstrap_servers: str
     memory_budget_kb: int = DEFAULT_MEMORY_BUDGET_KB
-    linger_ms: int = 20
+    linger_ms: int = 5
     compression: str = "lz4"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -60,6 +60,7 @@ class PublisherConfig:
             "linger.ms": self.linger_ms,
             "batch.size": 1_000_000,
             "compression.type": self.compression,
+            "socket.nagle.disable": True,  # librdkafka leaves Nagle on; small acks=all requests then wait on it
             "logger": _LIBRDKAFKA_LOG,
             **self.extra,
         }
