@@ -121,9 +121,7 @@ def _wait_http(url: str, timeout: float) -> None:
 
 
 def _provision(endpoints: Endpoints) -> None:
-    admin = Admin(endpoints.bootstrap_servers)
-    admin.metadata()  # a clear error, early, when the cluster refuses our credentials or does not answer
-    ensure_topics(admin.client, default_specs())
+    ensure_topics(Admin(endpoints.bootstrap_servers), default_specs())
     registry = registry_client(endpoints.schema_registry_url)
     for schema in ALL_SCHEMAS:
         ensure_registered(registry, schema, schema.default_topic)

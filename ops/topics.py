@@ -22,6 +22,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
+from ops.admin import Admin
 from schemas.catalog import DERIVED_SCHEMAS, RAW_SCHEMAS
 
 __all__ = ["Change", "TopicSpec", "default_specs", "ensure_topics"]
@@ -81,10 +82,12 @@ def default_specs(
     return specs
 
 
-def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], dry_run: bool = False) -> list[Change]:
-    """Create missing topics and correct configuration drift; report partition mismatches."""
+def ensure_topics(cluster: Admin, specs: Iterable[TopicSpec], dry_run: bool = False) -> list[Change]:
+    """Create missing topics and correct configuration drift; report partition mismatches. A cluster that refuses
+    us or does not answer raises :class:`ops.admin.ClusterError` first."""
     specs = list(specs)
-    metadata = admin.list_topics(timeout=30)
+    metadata = cluster.metadata()
+    admin = cluster.client
     changes: list[Change] = []
     missing = [spec for spec in specs if spec.name not in metadata.topics]
     if missing and not dry_run:

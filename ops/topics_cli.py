@@ -37,10 +37,8 @@ def _ensure(args: argparse.Namespace, settings: Settings) -> int:
     if args.min_insync_replicas > args.replication_factor:
         raise ValueError("--min-insync-replicas cannot exceed --replication-factor")
     brokers = args.brokers or LocalStack(settings).endpoints.bootstrap_servers
-    admin = Admin(brokers)
-    admin.metadata()  # a clear error, early, when the cluster refuses our credentials or does not answer
     specs = default_specs(args.partitions, args.replication_factor, args.min_insync_replicas)
-    changes = ensure_topics(admin.client, specs, dry_run=args.dry_run)
+    changes = ensure_topics(Admin(brokers), specs, dry_run=args.dry_run)
     for change in changes:
         print(change.line())
     return 1 if any(change.kind == "partitions" for change in changes) else 0

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
-from ops.connections import kafka_config
+from ops.admin import Admin
 
 __all__ = ["copartition"]
 
@@ -19,9 +19,10 @@ _TIMEOUT_S = 30.0
 
 def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str], replication: int = 1) -> int:
     """The source's partition count, after creating missing sinks with it; raises ValueError for a sink (or the
-    source) that cannot be co-partitioned."""
-    admin = AdminClient(kafka_config(bootstrap_servers))
-    metadata = admin.list_topics(timeout=_TIMEOUT_S)
+    source) that cannot be co-partitioned, :class:`ops.admin.ClusterError` when Kafka refuses us or does not answer."""
+    cluster = Admin(bootstrap_servers)
+    metadata = cluster.metadata(_TIMEOUT_S)
+    admin = cluster.client
     existing = {name: len(topic.partitions) for name, topic in metadata.topics.items() if topic.error is None}
     if source not in existing:
         raise ValueError(f"input topic {source} does not exist")

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import Message
-from confluent_kafka.admin import AdminClient
 
-from ops.connections import kafka_config
+from ops.admin import Admin
 from ops.topics import default_specs, ensure_topics
 from producers.metrics import ProducerMetrics
 from producers.publisher.kafka import DEFAULT_MEMORY_BUDGET_KB, KafkaPublisher, PublisherConfig
@@ -72,7 +71,7 @@ def _ensure_raw_topics(bootstrap_servers: str, topics: Topics) -> None:
     """Create the raw topics this job writes if they are missing (an existing topic is left as it is)."""
     names = {"ticker_v2": topics.ticker_v2, "depth50": topics.depth50, "dead_letter": topics.dead_letter}
     specs = [spec for spec in default_specs(topics=names) if spec.name in names.values()]
-    for change in ensure_topics(AdminClient(kafka_config(bootstrap_servers)), specs):
+    for change in ensure_topics(Admin(bootstrap_servers), specs):
         if change.kind != "unchanged":
             log.info("topic %s", change.line())
 

@@ -15,11 +15,11 @@ import time
 import uuid
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from ops import config
+from ops.admin import Admin
 from ops.bench.report import Figure
-from ops.connections import kafka_config
 from ops.stack.install import install_kafka
 from ops.stack.java import find_java
 from ops.stack.local import LocalStack
@@ -32,7 +32,7 @@ _PERF_LINE = re.compile(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB
 
 def _topic(bootstrap: str) -> str:
     name = f"bench-broker-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient(kafka_config(bootstrap))
+    admin = Admin(bootstrap).client
     for future in admin.create_topics([NewTopic(name, num_partitions=6, replication_factor=1)]).values():
         future.result(timeout=30)
     return name

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from ops import config
+from ops.admin import Admin
 from ops.bench.report import Figure
 from ops.stack.local import Endpoints, LocalStack
 from processors.jobs import job
@@ -111,7 +112,7 @@ def _setup(endpoints: Endpoints, name: str, guarantee: str) -> _Setup:
         {schema: _name(schema) for schema in spec.default_topics()},
         _name(f"group-{name}"),
     )
-    admin = AdminClient({"bootstrap.servers": endpoints.bootstrap_servers})
+    admin = Admin(endpoints.bootstrap_servers).client
     for future in admin.create_topics([NewTopic(setup.input_topic, PARTITIONS, 1)]).values():
         future.result(timeout=30)
     return setup

@@ -36,9 +36,9 @@ import httpx
 import websockets
 from aiokafka import AIOKafkaProducer
 from confluent_kafka import Message, Producer
-from confluent_kafka.admin import AdminClient
 
 from ops import config
+from ops.admin import Admin
 from ops.bench.fake_exchange import cpu_seconds, fake_exchange_process
 from ops.bench.report import Figure
 from ops.stack.local import Endpoints, LocalStack
@@ -99,7 +99,7 @@ class Bench:
         topics = Topics(f"{base}.tickerv2", f"{base}.depth50", f"{base}.kline", f"{base}.deadletter")
         names = {"ticker_v2": topics.ticker_v2, "depth50": topics.depth50, "dead_letter": topics.dead_letter}
         specs = [spec for spec in default_specs(topics=names) if spec.name in names.values()]
-        ensure_topics(AdminClient({"bootstrap.servers": self.endpoints.bootstrap_servers}), specs)
+        ensure_topics(Admin(self.endpoints.bootstrap_servers), specs)
         self.topics += names.values()
         return topics
 
@@ -107,7 +107,7 @@ class Bench:
         """Delete the benchmark's topics and their registry subjects."""
         if not self.topics:
             return
-        admin = AdminClient({"bootstrap.servers": self.endpoints.bootstrap_servers})
+        admin = Admin(self.endpoints.bootstrap_servers).client
         for future in admin.delete_topics(self.topics).values():
             future.result(timeout=30)
         registry = registry_client(self.endpoints.schema_registry_url)

@@ -18,6 +18,7 @@ from typing import Any
 from pyinstrument import Profiler
 
 from ops import config
+from ops.admin import Admin
 from ops.fake_exchange import Market, MarketModel, Subscription, make_contracts
 from ops.stack.local import LocalStack
 from ops.topics import default_specs, ensure_topics
@@ -87,12 +88,8 @@ def _producer_path(frames: list[str]) -> Callable[[], None]:
     base = f"bench-profile-{uuid.uuid4().hex[:8]}"
     topics = Topics(f"{base}.tickerv2", f"{base}.depth50", f"{base}.kline", f"{base}.deadletter")
     names = {"ticker_v2": topics.ticker_v2, "depth50": topics.depth50, "dead_letter": topics.dead_letter}
-    from confluent_kafka.admin import AdminClient
-
-    from ops.connections import kafka_config
-
     specs = [spec for spec in default_specs(topics=names) if spec.name in names.values()]
-    ensure_topics(AdminClient(kafka_config(endpoints.bootstrap_servers)), specs)
+    ensure_topics(Admin(endpoints.bootstrap_servers), specs)
     registry = registry_client(endpoints.schema_registry_url)
     codecs = {name: codec_for(registry, by_name(name), topic) for name, topic in names.items()}
     codecs["kline"] = codecs["ticker_v2"]

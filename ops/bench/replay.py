@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from ops import config
+from ops.admin import Admin
 from ops.bench.report import Figure
 from ops.stack.local import Endpoints, LocalStack
 from processors.replay import Replay, ReplayRequest, TimeRange
@@ -92,7 +93,7 @@ def books(count: int) -> Iterator[Depth50]:
 def _fill(
     endpoints: Endpoints, topic: str, schema: RecordSchema, records: Iterator[Any], time_of: Callable[[Any], int]
 ) -> None:
-    admin = AdminClient({"bootstrap.servers": endpoints.bootstrap_servers})
+    admin = Admin(endpoints.bootstrap_servers).client
     for future in admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)]).values():
         future.result(timeout=30)
     codec = codec_for(registry_client(endpoints.schema_registry_url), schema, topic)
@@ -159,7 +160,7 @@ def measure(endpoints: Endpoints, name: str, count: int, rounds: int) -> Result:
         )
         ours = min((_timed(lambda: replay_loop(endpoints, topic, count)) for _ in range(rounds)), key=lambda t: t.cpu_s)
     finally:
-        AdminClient({"bootstrap.servers": endpoints.bootstrap_servers}).delete_topics([topic])
+        Admin(endpoints.bootstrap_servers).client.delete_topics([topic])
     return Result(name, count, ours, plain)
 
 

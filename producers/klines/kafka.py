@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
+from ops.admin import Admin, ClusterError
 from ops.connections import kafka_config
 from ops.topics import TopicSpec, default_specs, ensure_topics
 from producers.klines.errors import KlineJobError
@@ -39,9 +38,10 @@ def ensure_kline_topics(bootstrap_servers: str, topic: str, checkpoint_topic: st
     specs = [spec for spec in default_specs(topics={"kline": topic}) if spec.name == topic]
     # Compacted, with hourly segments so compaction (which skips the active segment) keeps start-up reads short.
     specs.append(TopicSpec(checkpoint_topic, 1, 1, {"cleanup.policy": "compact", "segment.ms": "3600000"}))
-    config: dict[str, Any] = kafka_config(bootstrap_servers, {"logger": _LIBRDKAFKA_LOG})
     try:
-        changes = ensure_topics(AdminClient(config), specs)
+        changes = ensure_topics(Admin(bootstrap_servers), specs)
+    except ClusterError as exc:
+        raise KlineJobError(str(exc)) from exc
     except KafkaException as exc:
         raise KlineJobError(f"topics {topic}, {checkpoint_topic} at {bootstrap_servers}: {exc.args[0].str()}") from exc
     for change in changes:

@@ -7,6 +7,7 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
+from ops.admin import Admin
 from ops.stack.local import Endpoints
 from ops.topics import default_specs, ensure_topics
 from schemas.catalog import ALL_SCHEMAS
@@ -20,25 +21,26 @@ def _specs(prefix: str, partitions: int = 3) -> list:  # type: ignore[type-arg]
 
 
 def test_a_second_run_changes_nothing(services: Endpoints) -> None:
-    admin = AdminClient({"bootstrap.servers": services.bootstrap_servers})
+    cluster = Admin(services.bootstrap_servers)
     specs = _specs(unique_name("provision"))
-    assert {c.kind for c in ensure_topics(admin, specs, dry_run=True)} == {"create"}
-    assert not admin.list_topics(timeout=10).topics.keys() & {s.name for s in specs}, "dry run created topics"
-    first = ensure_topics(admin, specs)
+    assert {c.kind for c in ensure_topics(cluster, specs, dry_run=True)} == {"create"}
+    assert not cluster.client.list_topics(timeout=10).topics.keys() & {s.name for s in specs}, "dry run created topics"
+    first = ensure_topics(cluster, specs)
     assert [c.kind for c in first] == ["create"] * len(specs) and all(c.applied for c in first)
-    assert {c.kind for c in ensure_topics(admin, specs)} == {"unchanged"}
+    assert {c.kind for c in ensure_topics(cluster, specs)} == {"unchanged"}
 
 
 def test_drift_is_corrected_and_a_partition_change_is_reported_not_applied(services: Endpoints) -> None:
-    admin = AdminClient({"bootstrap.servers": services.bootstrap_servers})
+    cluster = Admin(services.bootstrap_servers)
+    admin = cluster.client
     specs = _specs(unique_name("drift"))
-    ensure_topics(admin, specs)
+    ensure_topics(cluster, specs)
     ticker = specs[0]
     changed = [
         type(ticker)(ticker.name, 6, 1, {**ticker.config, "retention.ms": "3600000"}),
         *specs[1:],
     ]
-    [*findings] = (c for c in ensure_topics(admin, changed) if c.topic == ticker.name)
+    [*findings] = (c for c in ensure_topics(cluster, changed) if c.topic == ticker.name)
     kinds = {c.kind: c for c in findings}
     assert kinds["partitions"].detail == "has 3, plan says 6" and not kinds["partitions"].applied
     assert kinds["config"].applied and "retention.ms" in kinds["config"].detail
