@@ -3,7 +3,8 @@
 Idempotent: a second run reports every topic ``unchanged``. Configuration drift (retention, cleanup policy,
 compression, ``min.insync.replicas``) is corrected; a partition count that differs from the plan is REPORTED,
 never applied, because adding partitions moves keys (symbols) to other partitions and breaks per-symbol order.
-``dry_run`` only reports.
+``dry_run`` only reports. The jobs only create what is missing (:func:`create_missing_topics`): correcting drift
+is the operator's ``topics ensure``, whose settings a job must not undo.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from ops.admin import Admin
 from schemas.catalog import DERIVED_SCHEMAS, RAW_SCHEMAS
 
-__all__ = ["Change", "TopicSpec", "default_specs", "ensure_topics"]
+__all__ = ["Change", "TopicSpec", "create_missing_topics", "default_specs", "ensure_topics"]
 
 FOREVER = "-1"
 DAY_MS = 24 * 3600 * 1000
@@ -82,30 +83,20 @@ def default_specs(
     return specs
 
 
+def create_missing_topics(cluster: Admin, specs: Iterable[TopicSpec]) -> list[Change]:
+    """Create the topics of ``specs`` that do not exist; existing ones stay exactly as they are. What a job does at
+    start: the settings an operator gave ``topics ensure`` (replication, ``min.insync.replicas``, retention) stand.
+    A cluster that refuses us or does not answer raises :class:`ops.admin.ClusterError`."""
+    return _create_missing(cluster, list(specs), dry_run=False)[0]
+
+
 def ensure_topics(cluster: Admin, specs: Iterable[TopicSpec], dry_run: bool = False) -> list[Change]:
     """Create missing topics and correct configuration drift; report partition mismatches. A cluster that refuses
     us or does not answer raises :class:`ops.admin.ClusterError` first."""
     specs = list(specs)
-    metadata = cluster.metadata()
+    changes, metadata = _create_missing(cluster, specs, dry_run)
     admin = cluster.client
-    changes: list[Change] = []
-    missing = [spec for spec in specs if spec.name not in metadata.topics]
-    if missing and not dry_run:
-        futures = admin.create_topics(
-            [NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.config)) for s in missing]
-        )
-        for name, future in futures.items():
-            try:
-                future.result(timeout=60)
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # created meanwhile: check it below
-                    raise
-                missing = [s for s in missing if s.name != name]
-        metadata = _wait_for_topics(admin, [s.name for s in specs])
-    changes += [
-        Change(s.name, "create", f"{s.partitions} partitions x{s.replication_factor}", not dry_run) for s in missing
-    ]
-    created = {s.name for s in missing}
+    created = {change.topic for change in changes}
     existing = [spec for spec in specs if spec.name in metadata.topics and spec.name not in created]
     if not existing:
         return changes
@@ -137,6 +128,30 @@ def ensure_topics(cluster: Admin, specs: Iterable[TopicSpec], dry_run: bool = Fa
             found.append(Change(spec.name, "config", detail, not dry_run))
         changes += found or [Change(spec.name, "unchanged")]
     return changes
+
+
+def _create_missing(cluster: Admin, specs: list[TopicSpec], dry_run: bool) -> tuple[list[Change], ClusterMetadata]:
+    """The ``create`` changes for the topics of ``specs`` that do not exist (made unless ``dry_run``), and the
+    cluster's metadata after them."""
+    metadata = cluster.metadata()
+    admin = cluster.client
+    missing = [spec for spec in specs if spec.name not in metadata.topics]
+    if missing and not dry_run:
+        futures = admin.create_topics(
+            [NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.config)) for s in missing]
+        )
+        for name, future in futures.items():
+            try:
+                future.result(timeout=60)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # created meanwhile: check it below
+                    raise
+                missing = [s for s in missing if s.name != name]
+        metadata = _wait_for_topics(admin, [s.name for s in specs])
+    changes = [
+        Change(s.name, "create", f"{s.partitions} partitions x{s.replication_factor}", not dry_run) for s in missing
+    ]
+    return changes, metadata
 
 
 def _wait_for_topics(admin: AdminClient, names: list[str], timeout: float = 30.0) -> ClusterMetadata:

@@ -19,7 +19,7 @@ from pathlib import Path
 from confluent_kafka import Message
 
 from ops.admin import Admin
-from ops.topics import default_specs, ensure_topics
+from ops.topics import create_missing_topics, default_specs
 from producers.metrics import ProducerMetrics
 from producers.publisher.kafka import DEFAULT_MEMORY_BUDGET_KB, KafkaPublisher, PublisherConfig
 from producers.rest_client import KucoinRestClient
@@ -71,9 +71,8 @@ def _ensure_raw_topics(bootstrap_servers: str, topics: Topics) -> None:
     """Create the raw topics this job writes if they are missing (an existing topic is left as it is)."""
     names = {"ticker_v2": topics.ticker_v2, "depth50": topics.depth50, "dead_letter": topics.dead_letter}
     specs = [spec for spec in default_specs(topics=names) if spec.name in names.values()]
-    for change in ensure_topics(Admin(bootstrap_servers), specs):
-        if change.kind != "unchanged":
-            log.info("topic %s", change.line())
+    for change in create_missing_topics(Admin(bootstrap_servers), specs):
+        log.info("topic %s", change.line())
 
 
 async def run_produce(

@@ -18,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from ops.admin import Admin, ClusterError
 from ops.connections import kafka_config
-from ops.topics import TopicSpec, default_specs, ensure_topics
+from ops.topics import TopicSpec, create_missing_topics, default_specs
 from producers.klines.errors import KlineJobError
 from producers.klines.plan import Coverage, SeriesKey
 from producers.metrics import ProducerMetrics
@@ -34,19 +34,22 @@ _PAGE_ATTEMPTS = 5
 
 
 def ensure_kline_topics(bootstrap_servers: str, topic: str, checkpoint_topic: str) -> None:
-    """Create the kline topic (the pipeline's spec for it) and the compacted checkpoint topic if missing."""
-    specs = [spec for spec in default_specs(topics={"kline": topic}) if spec.name == topic]
-    # Compacted, with hourly segments so compaction (which skips the active segment) keeps start-up reads short.
-    specs.append(TopicSpec(checkpoint_topic, 1, 1, {"cleanup.policy": "compact", "segment.ms": "3600000"}))
+    """Create the kline topic (the pipeline's spec for it) if missing, then the compacted checkpoint topic if missing,
+    replicated as the kline topic is (whose records it vouches for)."""
+    cluster = Admin(bootstrap_servers)
+    kline_spec = [spec for spec in default_specs(topics={"kline": topic}) if spec.name == topic]
     try:
-        changes = ensure_topics(Admin(bootstrap_servers), specs)
+        changes = create_missing_topics(cluster, kline_spec)
+        replicas = len(next(iter(cluster.metadata().topics[topic].partitions.values())).replicas)
+        # Compacted, with hourly segments so compaction (which skips the active segment) keeps start-up reads short.
+        config = {"cleanup.policy": "compact", "segment.ms": "3600000"}
+        changes += create_missing_topics(cluster, [TopicSpec(checkpoint_topic, 1, replicas, config)])
     except ClusterError as exc:
         raise KlineJobError(str(exc)) from exc
     except KafkaException as exc:
         raise KlineJobError(f"topics {topic}, {checkpoint_topic} at {bootstrap_servers}: {exc.args[0].str()}") from exc
     for change in changes:
-        if change.kind != "unchanged":
-            log.info("topic %s", change.line())
+        log.info("topic %s", change.line())
 
 
 class TransactionalKlineWriter:

@@ -183,7 +183,9 @@ async def test_rate_limit_waits_on_the_headers_and_retries_a_429(services: Endpo
     options = BackfillOptions(
         symbols=("XBTUSDTM", "ETHUSDTM"), granularities=(1,), start_ms=START_MS - 40 * 3600_000, settle_s=0
     )
-    async with fake(rest_limit=9, rest_window_s=1.0) as fx:
+    async with fake(rest_limit=9, rest_window_s=2.0) as fx:
+        # The topics exist beforehand, so the job's first REST call comes well within the window spent below.
+        ensure_kline_topics(services.bootstrap_servers, topic, targets(services, fx, topic).checkpoints)
         async with httpx.AsyncClient(
             base_url=fx.rest_url
         ) as http:  # spend the whole window: the job's first call gets 429

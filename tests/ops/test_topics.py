@@ -9,7 +9,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 
 from ops.admin import Admin
 from ops.stack.local import Endpoints
-from ops.topics import default_specs, ensure_topics
+from ops.topics import create_missing_topics, default_specs, ensure_topics
 from schemas.catalog import ALL_SCHEMAS
 from tests.support.kafka import unique_name
 
@@ -50,6 +50,20 @@ def test_drift_is_corrected_and_a_partition_change_is_reported_not_applied(servi
     while (value := _retention(admin, resource)) != "3600000" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert value == "3600000"
+
+
+def test_a_job_creates_what_is_missing_and_leaves_the_operators_settings_alone(services: Endpoints) -> None:
+    cluster = Admin(services.bootstrap_servers)
+    specs = _specs(unique_name("job"))
+    ticker, rest = specs[0], specs[1:]
+    operators = type(ticker)(ticker.name, 2, 1, {**ticker.config, "retention.ms": "3600000"})
+    ensure_topics(cluster, [operators])  # as `topics ensure` with the operator's settings would
+    changes = create_missing_topics(cluster, specs)
+    assert sorted(c.topic for c in changes) == sorted(s.name for s in rest) and {c.kind for c in changes} == {"create"}
+    resource = ConfigResource(ConfigResource.Type.TOPIC, ticker.name)
+    assert _retention(cluster.client, resource) == "3600000", "a job must not undo the operator's settings"
+    assert len(cluster.client.list_topics(ticker.name, timeout=10).topics[ticker.name].partitions) == 2
+    assert create_missing_topics(cluster, specs) == []
 
 
 def _retention(admin: AdminClient, resource: ConfigResource) -> str:
