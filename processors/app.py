@@ -251,7 +251,7 @@ def build_app(config: WorkerConfig, stats: WorkerStats) -> EosApp:
     """The Faust app of one job, its sinks created co-partitioned and its schemas registered (warm codecs)."""
     spec = config.job
     outputs = {kind: config.output_topics[output.schema.name] for kind, output in spec.outputs.items()}
-    partitions = copartition(config.bootstrap_servers, config.input_topic, sorted(set(outputs.values())))
+    partitions, replicas = copartition(config.bootstrap_servers, config.input_topic, sorted(set(outputs.values())))
     registry = registry_client(config.registry_url)
     input_codec = codec_for(registry, spec.input, config.input_topic)
     output_codecs = {
@@ -269,6 +269,7 @@ def build_app(config: WorkerConfig, stats: WorkerStats) -> EosApp:
         autodiscover=False,
         web_enabled=False,
         topic_partitions=partitions,
+        topic_replication_factor=replicas,  # the changelog is as durable as the input
         topic_disable_leader=True,
         table_standby_replicas=0,
         broker_commit_interval=config.commit_interval_s,

@@ -17,9 +17,10 @@ __all__ = ["copartition"]
 _TIMEOUT_S = 30.0
 
 
-def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str], replication: int = 1) -> int:
-    """The source's partition count, after creating missing sinks with it; raises ValueError for a sink (or the
-    source) that cannot be co-partitioned, :class:`ops.admin.ClusterError` when Kafka refuses us or does not answer."""
+def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str]) -> tuple[int, int]:
+    """The source's partition count and replication factor, after creating missing sinks with both; raises
+    ValueError for a sink (or the source) that cannot be co-partitioned, :class:`ops.admin.ClusterError` when Kafka
+    refuses us or does not answer."""
     cluster = Admin(bootstrap_servers)
     metadata = cluster.metadata(_TIMEOUT_S)
     admin = cluster.client
@@ -27,6 +28,7 @@ def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str], repli
     if source not in existing:
         raise ValueError(f"input topic {source} does not exist")
     partitions = existing[source]
+    replication = len(next(iter(metadata.topics[source].partitions.values())).replicas)
     wrong = {sink: existing[sink] for sink in sinks if sink in existing and existing[sink] != partitions}
     if wrong:
         raise ValueError(f"sinks {wrong} must have the {partitions} partitions of {source} (co-partitioning)")
@@ -39,4 +41,4 @@ def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str], repli
             except Exception as exc:  # a concurrent worker may have created it: check the result, not the race
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise ValueError(f"cannot create sink {name}: {exc}") from exc
-    return partitions
+    return partitions, replication
