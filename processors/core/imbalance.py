@@ -22,7 +22,7 @@ undefined (a ratio over an empty book).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import mul
 from typing import Any, cast
@@ -65,7 +65,7 @@ _new_stats = builder(Stats)
 class _Bar:
     """A bar's statistics, one column per value (as in :data:`_Values`); min, max and last are None until the value
     is defined, its sum 0.0. The serialised form (:meth:`_ImbalanceLogic.dump`) is a ``[count, sum, min, max,
-    last]`` list per value."""
+    last]`` array per value."""
 
     count: int
     open_ts: int
@@ -80,6 +80,9 @@ class _Bar:
     """Samples where the value was undefined: its count is ``count`` minus this."""
     defined: bool
     """Every value has had a defined sample (no None among the mins)."""
+    columns: tuple[tuple[Any, ...], ...] | None = field(default=None, compare=False, repr=False)
+    """The serialised columns (immutable) until :meth:`_ImbalanceLogic.add` changes the bar: bars waiting out their
+    grace (two of a symbol's three 1 s bars) are dumped unchanged at every checkpoint."""
 
 
 class _ImbalanceLogic:
@@ -104,6 +107,7 @@ class _ImbalanceLogic:
 
     def add(self, bar: _Bar, sample: _Sample) -> bool:
         values, ts, seq, complete = sample
+        bar.columns = None
         bar.count += 1
         if ts > bar.close_ts or (ts == bar.close_ts and seq >= bar.close_seq):
             bar.close_ts, bar.close_seq = ts, seq
@@ -172,11 +176,13 @@ class _ImbalanceLogic:
     @staticmethod
     def _columns(bar: _Bar) -> Iterable[tuple[int, float, float | None, float | None, float | None]]:
         """Per value: count, sum, min, max, last."""
-        counts = [bar.count - skipped for skipped in bar.skipped]
+        counts = map(bar.count.__sub__, bar.skipped)
         return zip(counts, bar.sums, bar.mins, bar.maxs, bar.lasts, strict=True)
 
     def dump(self, bar: _Bar) -> list[Any]:
-        stats = [list(column) for column in self._columns(bar)]
+        stats = bar.columns
+        if stats is None:
+            stats = bar.columns = tuple(self._columns(bar))
         return [bar.count, bar.open_ts, bar.open_seq, bar.close_ts, bar.close_seq, stats]
 
     def load(self, data: list[Any]) -> _Bar:

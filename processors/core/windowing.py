@@ -114,7 +114,7 @@ class BarLogic(Protocol[S_contra, B, O_co]):
         ...
 
     def dump(self, bar: B) -> list[Any]:
-        """The bar as a fresh JSON-compatible list (no aliasing with the live bar)."""
+        """The bar as a fresh JSON-compatible list (sharing nothing mutable with the live bar)."""
         ...
 
     def load(self, data: list[Any]) -> B:
