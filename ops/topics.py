@@ -26,7 +26,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from ops.admin import Admin
 from schemas.catalog import DERIVED_SCHEMAS, RAW_SCHEMAS
 
-__all__ = ["Change", "TopicSpec", "create_missing_topics", "default_specs", "ensure_topics"]
+__all__ = ["Change", "TopicSpec", "create_missing_topics", "default_specs", "ensure_topics", "replication_factor"]
 
 FOREVER = "-1"
 DAY_MS = 24 * 3600 * 1000
@@ -128,6 +128,11 @@ def ensure_topics(cluster: Admin, specs: Iterable[TopicSpec], dry_run: bool = Fa
             found.append(Change(spec.name, "config", detail, not dry_run))
         changes += found or [Change(spec.name, "unchanged")]
     return changes
+
+
+def replication_factor(metadata: ClusterMetadata, topic: str) -> int:
+    """How many replicas ``topic`` (which must exist) has: those of its first partition."""
+    return len(next(iter(metadata.topics[topic].partitions.values())).replicas)
 
 
 def _create_missing(cluster: Admin, specs: list[TopicSpec], dry_run: bool) -> tuple[list[Change], ClusterMetadata]:

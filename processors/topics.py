@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from ops.admin import Admin
+from ops.topics import replication_factor
 
 __all__ = ["copartition"]
 
@@ -28,7 +29,7 @@ def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str]) -> tu
     if source not in existing:
         raise ValueError(f"input topic {source} does not exist")
     partitions = existing[source]
-    replication = len(next(iter(metadata.topics[source].partitions.values())).replicas)
+    replication = replication_factor(metadata, source)
     wrong = {sink: existing[sink] for sink in sinks if sink in existing and existing[sink] != partitions}
     if wrong:
         raise ValueError(f"sinks {wrong} must have the {partitions} partitions of {source} (co-partitioning)")

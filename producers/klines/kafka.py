@@ -18,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from ops.admin import Admin, ClusterError
 from ops.connections import kafka_config
-from ops.topics import TopicSpec, create_missing_topics, default_specs
+from ops.topics import TopicSpec, create_missing_topics, default_specs, replication_factor
 from producers.klines.errors import KlineJobError
 from producers.klines.plan import Coverage, SeriesKey
 from producers.metrics import ProducerMetrics
@@ -40,7 +40,7 @@ def ensure_kline_topics(bootstrap_servers: str, topic: str, checkpoint_topic: st
     kline_spec = [spec for spec in default_specs(topics={"kline": topic}) if spec.name == topic]
     try:
         changes = create_missing_topics(cluster, kline_spec)
-        replicas = len(next(iter(cluster.metadata().topics[topic].partitions.values())).replicas)
+        replicas = replication_factor(cluster.metadata(), topic)
         # Compacted, with hourly segments so compaction (which skips the active segment) keeps start-up reads short.
         config = {"cleanup.policy": "compact", "segment.ms": "3600000"}
         changes += create_missing_topics(cluster, [TopicSpec(checkpoint_topic, 1, replicas, config)])

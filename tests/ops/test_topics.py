@@ -9,7 +9,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 
 from ops.admin import Admin
 from ops.stack.local import Endpoints
-from ops.topics import create_missing_topics, default_specs, ensure_topics
+from ops.topics import create_missing_topics, default_specs, ensure_topics, replication_factor
 from schemas.catalog import ALL_SCHEMAS
 from tests.support.kafka import unique_name
 
@@ -63,6 +63,7 @@ def test_a_job_creates_what_is_missing_and_leaves_the_operators_settings_alone(s
     resource = ConfigResource(ConfigResource.Type.TOPIC, ticker.name)
     assert _retention(cluster.client, resource) == "3600000", "a job must not undo the operator's settings"
     assert len(cluster.client.list_topics(ticker.name, timeout=10).topics[ticker.name].partitions) == 2
+    assert replication_factor(cluster.metadata(), ticker.name) == 1  # one broker: what else
     assert create_missing_topics(cluster, specs) == []
 
 
