@@ -19,10 +19,10 @@ partition, but (read ``faust/transport/consumer.py`` and ``faust/transport/drive
   resume. That seek skips a partition without a committed offset: its dropped records are lost (observed: events
   missing mid-stream right after a worker start). Its stream also acks unprocessed the events it drops, and its
   per-message path (consumer callback, conductor, channel queue, stream, agent) costs ~100 us an event, ten times
-  the job's own work. :class:`EosConsumer` hands each fetched batch of a source partition whole to the job
-  (:class:`WorkerHooks`), keeps Faust's per-message path for changelogs only (table recovery), and makes sure the
-  first batch of each source partition in an assignment starts at its committed offset (its beginning when there
-  is none), seeking there otherwise.
+  the job's own work. :class:`EosConsumer` hands each fetched batch of a source partition to the job
+  (:class:`WorkerHooks`) in slices of :data:`BATCH_SLICE` records, yielding between them, keeps Faust's
+  per-message path for changelogs only (table recovery), and makes sure the first batch of each source partition
+  in an assignment starts at its committed offset (its beginning when there is none), seeking there otherwise.
 - ``begin_transaction``/``commit_transaction`` log and swallow every error except a fence.
 - A rebalance revokes every partition, then assigns; a partition the worker keeps keeps its open transaction,
   while its stream restarts from the committed offsets and sends the same outputs into it again. The job aborts
@@ -131,6 +131,9 @@ FETCH_MAX_WAIT_MS = 100
 """How long the broker may hold a fetch while the partitions in it have no new record (Faust sets 1.5 s). A
 partition with records still buffered is left out of the next fetch and waits for it to return: with 1.5 s, a
 partition catching up stalls behind idle ones for that long."""
+BATCH_SLICE = 200
+"""Records of a fetched batch processed without yielding: a fetch can hold thousands (~70 us each), and the
+checkpoint in flight (its changelog sends, flush, commit) only goes on when processing yields."""
 
 
 class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
@@ -198,8 +201,11 @@ class EosConsumer(aiokafka_driver.Consumer):
                     if self._is_changelog_tp(tp):
                         await self._deliver(tp, batch, generation, active)
                     elif await self._positioned_at(tp, batch[0].offset, generation):
-                        # shielded: a cancelled fetcher (a stop) must not leave a batch half processed
-                        await asyncio.shield(self._process(hooks, tp, batch, generation))
+                        for start in range(0, len(batch), BATCH_SLICE):
+                            piece = batch[start : start + BATCH_SLICE]
+                            # shielded: a cancelled fetcher (a stop) must not leave a slice half processed
+                            await asyncio.shield(self._process(hooks, tp, piece, generation))
+                            await asyncio.sleep(0)  # a checkpoint in flight goes on between slices
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
                 raise
