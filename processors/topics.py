@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import KafkaException
 
 from ops.admin import Admin
-from ops.topics import replication_factor
+from ops.topics import TopicSpec, create_missing_topics, replication_factor
 
 __all__ = ["copartition"]
 
@@ -24,7 +24,6 @@ def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str]) -> tu
     refuses us or does not answer."""
     cluster = Admin(bootstrap_servers)
     metadata = cluster.metadata(_TIMEOUT_S)
-    admin = cluster.client
     existing = {name: len(topic.partitions) for name, topic in metadata.topics.items() if topic.error is None}
     if source not in existing:
         raise ValueError(f"input topic {source} does not exist")
@@ -34,12 +33,9 @@ def copartition(bootstrap_servers: str, source: str, sinks: Iterable[str]) -> tu
     if wrong:
         raise ValueError(f"sinks {wrong} must have the {partitions} partitions of {source} (co-partitioning)")
     missing = sorted({sink for sink in sinks if sink not in existing})
-    if missing:
-        futures = admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
-        for name, future in futures.items():
-            try:
-                future.result(timeout=_TIMEOUT_S)
-            except Exception as exc:  # a concurrent worker may have created it: check the result, not the race
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise ValueError(f"cannot create sink {name}: {exc}") from exc
+    if missing:  # one created meanwhile by a concurrent worker of the job is fine: it has the same shape
+        try:
+            create_missing_topics(cluster, [TopicSpec(name, partitions, replication) for name in missing])
+        except KafkaException as exc:
+            raise ValueError(f"cannot create sinks {', '.join(missing)}: {exc.args[0].str()}") from exc
     return partitions, replication

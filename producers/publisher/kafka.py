@@ -99,7 +99,7 @@ class KafkaPublisher:
     @property
     def spilled(self) -> int:
         """Records waiting on disk (including those being drained)."""
-        return len(self._spill)
+        return self._spill.count
 
     @property
     def queued(self) -> int:
@@ -125,7 +125,7 @@ class KafkaPublisher:
                 pass
         record = SpilledRecord(topic, key, value, timestamp_ms)
         in_librdkafka = len(self._draining) - self._drained_prefix
-        if len(self._spill) and in_librdkafka == len(self._spill) and len(self._held) < DRAIN_BATCH:
+        if self._spill.count and in_librdkafka == self._spill.count and len(self._held) < DRAIN_BATCH:
             self._held.append(record)
             return
         self._spill.append([*self._held, record])
@@ -145,9 +145,9 @@ class KafkaPublisher:
             self._drained_prefix = prefix
         if self._draining and prefix == len(self._draining):
             self._draining, self._drained_prefix = [], 0
-        if not self._draining and len(self._spill):
+        if not self._draining and self._spill.count:
             self._drain_batch()
-        elif not len(self._spill) and self._held:
+        elif not self._spill.count and self._held:
             held, self._held = self._held, []
             for record in held:
                 self.publish(record.topic, record.key, record.value, record.timestamp_ms)
@@ -157,7 +157,7 @@ class KafkaPublisher:
         deadline = time.monotonic() + timeout
         while True:
             self.service(0.0)
-            if not len(self._spill) and not self.queued:
+            if not self._spill.count and not self.queued:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
@@ -178,7 +178,7 @@ class KafkaPublisher:
         self._spill.append(self._held)
         self._held.clear()
         self._spill.close()
-        return len(self._spill)
+        return self._spill.count
 
     def _drain_batch(self) -> None:
         for index, record in enumerate(self._spill.peek(DRAIN_BATCH)):
