@@ -7,8 +7,10 @@ fixed order, as Quix Streams does it, and every early exit aborts:
 1. take the gate, so no batch of events is half processed (its outputs sent but its offsets not yet recorded),
    then the offsets and the state of every symbol that changed, and let the gate go (see :class:`Checkpointer`);
 2. produce that state to the changelog;
-3. flush the producers and fail if any record (output or changelog) was not delivered;
-4. send the offsets to the transaction and commit it (or, at-least-once, commit the consumer offsets);
+3. flush the producers and, meanwhile, send the offsets to the transactions (exactly-once: their round trips to
+   the coordinators need not wait for the flush, an abort discards them);
+4. fail if any record (output or changelog) was not delivered, else commit the transactions (or, at-least-once,
+   commit the consumer offsets);
 5. send what was processed meanwhile, into the next transaction.
 
 The offsets are the worker's own record of what it processed (:class:`Progress`), never a framework's ack
@@ -44,13 +46,26 @@ class CheckpointPort(Protocol):
         """Wait until every record sent for these partitions is acknowledged or failed."""
         ...
 
+    async def send_offsets(self, offsets: Mapping[int, int]) -> None:
+        """Add the input offsets (next offset to read, per partition) to their partitions' transactions (exactly-once;
+        at-least-once has nothing to do before the flush)."""
+        ...
+
     async def commit(self, offsets: Mapping[int, int], start_new: bool) -> None:
-        """Commit the input offsets (next offset to read, per partition) with everything sent before."""
+        """Commit the input offsets with everything sent before."""
         ...
 
     async def abort(self, partitions: frozenset[int]) -> None:
         """Abandon what these partitions sent since their last commit (best effort: never raises)."""
         ...
+
+
+async def _all(*steps: Awaitable[None]) -> None:
+    """Run ``steps`` concurrently until every one has ended, then raise the first failure: none is left running into
+    the abort that follows a failure."""
+    for outcome in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 class DeliveryErrors:
@@ -142,7 +157,7 @@ class Checkpointer:
                     await self._fail(partitions, exc)
             try:
                 await self._port.produce_changelogs(partitions)
-                await self._port.flush(partitions)
+                await _all(self._port.flush(partitions), self._port.send_offsets(offsets))
                 self.errors.raise_first()
                 await self._port.commit(offsets, start_new)
                 self.progress.committed(offsets)

@@ -20,6 +20,8 @@ class _Port:
 
     async def flush(self, partitions: frozenset[int]) -> None: ...
 
+    async def send_offsets(self, offsets: Mapping[int, int]) -> None: ...
+
     async def commit(self, offsets: Mapping[int, int], start_new: bool) -> None: ...
 
     async def abort(self, partitions: frozenset[int]) -> None: ...
@@ -31,7 +33,7 @@ def _checkpointer() -> tuple[Checkpointer, mock.AsyncMock]:
     return Checkpointer(port_typed, DeliveryErrors()), port
 
 
-async def test_steps_run_in_order_changelog_flush_commit() -> None:
+async def test_steps_run_in_order_changelog_flush_and_offsets_commit() -> None:
     checkpointer, port = _checkpointer()
     checkpointer.progress.done(0, 41)
     checkpointer.progress.done(2, 7)
@@ -40,6 +42,7 @@ async def test_steps_run_in_order_changelog_flush_commit() -> None:
         mock.call.take_changelogs(frozenset({0, 2})),
         mock.call.produce_changelogs(frozenset({0, 2})),
         mock.call.flush(frozenset({0, 2})),
+        mock.call.send_offsets({0: 42, 2: 8}),
         mock.call.commit({0: 42, 2: 8}, True),
     ]
 
@@ -53,7 +56,7 @@ async def test_nothing_processed_means_no_transaction_touched() -> None:
     assert port.mock_calls == []
 
 
-@pytest.mark.parametrize("failing", ["take_changelogs", "produce_changelogs", "flush", "commit"])
+@pytest.mark.parametrize("failing", ["take_changelogs", "produce_changelogs", "flush", "send_offsets", "commit"])
 async def test_every_failing_step_aborts_and_poisons_the_checkpointer(failing: str) -> None:
     checkpointer, port = _checkpointer()
     getattr(port, failing).side_effect = OSError("broker gone")
@@ -62,6 +65,7 @@ async def test_every_failing_step_aborts_and_poisons_the_checkpointer(failing: s
         await checkpointer.checkpoint()
     assert port.mock_calls[-1] == mock.call.abort(frozenset({0}))
     assert (mock.call.commit({0: 10}, True) in port.mock_calls) == (failing == "commit")
+    assert mock.call.abort(frozenset({0})) not in port.mock_calls[:-1]  # one abort, after every step ended
     port.reset_mock()
     with pytest.raises(CheckpointError):
         await checkpointer.checkpoint()
@@ -78,6 +82,23 @@ async def test_an_undelivered_record_fails_the_checkpoint_after_the_flush() -> N
     with pytest.raises(CheckpointError, match="record too large"):
         await checkpointer.checkpoint()
     assert port.mock_calls == [mock.call.abort(frozenset({0}))]
+
+
+async def test_a_failed_flush_aborts_only_once_the_offsets_were_sent() -> None:
+    checkpointer, port = _checkpointer()
+    order: list[str] = []
+
+    async def send_offsets(offsets: Mapping[int, int]) -> None:
+        await asyncio.sleep(0.01)
+        order.append("offsets sent")
+
+    port.flush.side_effect = OSError("broker gone")
+    port.send_offsets.side_effect = send_offsets
+    port.abort.side_effect = lambda partitions: order.append("abort")
+    checkpointer.progress.done(0, 0)
+    with pytest.raises(CheckpointError, match="broker gone"):
+        await checkpointer.checkpoint()
+    assert order == ["offsets sent", "abort"]
 
 
 async def test_the_checkpoint_waits_for_the_event_being_processed() -> None:
