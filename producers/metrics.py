@@ -205,7 +205,7 @@ class ProducerMetrics:
         )
         self.receive_to_ack = TallyHistogram(
             "kucoin_receive_to_ack_seconds",
-            "Hand-over to Kafka until the broker acknowledged the record",
+            "Hand-over to Kafka until the delivery callback of the broker's acknowledgement ran",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -13,8 +13,9 @@ process (``kucoin-kafka fake-exchange --max-rate``, so it does not share our cor
 Rates count records acknowledged by the broker over a measuring window after a warm-up (``limit``: all frames, up
 to the final flush); CPU is this process's user + system time over the window, librdkafka's threads included.
 Before those, ``ours`` runs at the full-market rate (the fake at real speed with every contract, both streams,
-default settings): p99 from receive (the record's ``receive_ts_ns``) to the ack callback, the broker's own
-produce-to-ack latency as librdkafka measures it, and this process's peak RSS during that run.
+default settings): p99 from receive (the record's ``receive_ts_ns``) to the ack callback, librdkafka's message
+latency (from ``produce()`` to when the delivery callback runs: it includes the wait for the process to serve the
+report), and this process's peak RSS during that run.
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ class Latencies:
     recording: bool = False
 
     def observe(self, msg: Message) -> None:
-        """Record one ack: now minus the record's receive time, and librdkafka's own latency."""
+        """Record one ack: now minus the record's receive time, and librdkafka's ``produce()``-to-callback latency."""
         if not self.recording:
             return
         value = msg.value()
@@ -398,7 +399,7 @@ async def _run(bench: Bench) -> list[Figure]:
         f"({len(latencies.receive_to_ack):,} records)"
     )
     print(
-        f"  produce -> broker ack (librdkafka): p50 {_p(latencies.produce_to_ack, 0.5) * 1e3:.1f} ms, "
+        f"  produce() -> ack callback (librdkafka): p50 {_p(latencies.produce_to_ack, 0.5) * 1e3:.1f} ms, "
         f"p99 {_p(latencies.produce_to_ack, 0.99) * 1e3:.1f} ms"
     )
     print(f"  peak RSS {rss:.0f} MB")
