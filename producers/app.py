@@ -128,6 +128,7 @@ async def run_produce(
 
     servicing = asyncio.create_task(service(), name="publisher-service")
     thresholds = gc.get_threshold()
+    gc.collect()  # what is garbage now would stay frozen
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
     try:
