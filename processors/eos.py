@@ -16,13 +16,16 @@ partition, but (read ``faust/transport/consumer.py`` and ``faust/transport/drive
 - Faust drops records it fetched as a rebalance begins, or of a partition it paused meanwhile (it hands aiokafka
   its live set of active partitions, which is empty for a moment during rebalances and table recovery, and
   aiokafka then returns every partition's records), and counts on its seek to the committed offsets when streams
-  resume. That seek skips a partition without a committed offset: its dropped records are lost (observed: events
-  missing mid-stream right after a worker start). Its stream also acks unprocessed the events it drops, and its
-  per-message path (consumer callback, conductor, channel queue, stream, agent) costs ~100 us an event, ten times
-  the job's own work. :class:`EosConsumer` hands each fetched batch of a source partition to the job
-  (:class:`WorkerHooks`) in slices of :data:`BATCH_SLICE` records, yielding between them, keeps Faust's
-  per-message path for changelogs only (table recovery), and makes sure the first batch of each source partition
-  in an assignment starts at its committed offset (its beginning when there is none), seeking there otherwise.
+  resume. That seek skips a partition without a committed offset (or at offset 0): its dropped records are lost
+  (observed: events missing mid-stream right after a worker start), and so are those processed in a transaction
+  aborted when the partition was revoked (observed: a partition left unread at its end after a rebalance). Its
+  stream also acks unprocessed the events it drops, and its per-message path (consumer callback, conductor,
+  channel queue, stream, agent) costs ~100 us an event, ten times the job's own work. :class:`EosConsumer` hands
+  each fetched batch of a source partition to the job (:class:`WorkerHooks`) in slices of :data:`BATCH_SLICE`
+  records, yielding between them, keeps Faust's per-message path for changelogs only (table recovery), seeks
+  every source partition without a committed offset to its beginning when streams resume, makes sure the first
+  batch of each source partition in an assignment starts at its committed offset (seeking there otherwise), and
+  reads again any part of a batch it did not process.
 - ``begin_transaction``/``commit_transaction`` log and swallow every error except a fence.
 - A rebalance revokes every partition, then assigns; a partition the worker keeps keeps its open transaction,
   while its stream restarts from the committed offsets and sends the same outputs into it again. The job aborts
@@ -53,6 +56,7 @@ from typing import Any, NoReturn, Protocol, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import IllegalStateError
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import TransactionManager
@@ -150,12 +154,27 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
     async def start_offset(self, tp: TopicPartition) -> int:
         """Where reading ``tp`` starts: its committed offset, its beginning when nothing was committed (the worker's
         ``auto_offset_reset``)."""
-        consumer = self._ensure_consumer()
-        committed: int | None = await self.call_thread(consumer.committed, tp)
+        committed: int | None = await self.call_thread(self._ensure_consumer().committed, tp)
+        return await self.start_given(tp, committed)
+
+    async def start_given(self, tp: TopicPartition, committed: int | None) -> int:
+        """Where reading ``tp`` starts when its committed offset is ``committed``."""
         if committed is not None:
             return committed
-        beginnings: dict[TopicPartition, int] = await self.call_thread(consumer.beginning_offsets, [tp])
+        beginnings: dict[TopicPartition, int] = await self.call_thread(self._ensure_consumer().beginning_offsets, [tp])
         return beginnings[tp]
+
+    async def seek_assigned(self, tp: TopicPartition, offset: int) -> bool:
+        """Seek ``tp`` to ``offset`` in the consumer's own thread; False when ``tp`` is no longer assigned (its next
+        owner reads it from the committed offset)."""
+        return bool(await self.call_thread(self._seek_assigned, tp, offset))
+
+    async def _seek_assigned(self, tp: TopicPartition, offset: int) -> bool:
+        try:
+            self._ensure_consumer().seek(tp, offset)
+        except IllegalStateError:
+            return False
+        return True
 
 
 class EosConsumer(aiokafka_driver.Consumer):
@@ -187,10 +206,10 @@ class EosConsumer(aiokafka_driver.Consumer):
         return True
 
     async def _drain_messages(self, fetcher: Any) -> None:
-        """Faust's fetch loop, batch by batch: a source partition's records go to the job under its gate, a
-        changelog's go Faust's per-message way. Records fetched as a rebalance began, or of a partition paused since
-        the fetch (a changelog once recovered: a late record of it would overwrite newer state in the table), are
-        dropped, as Faust drops them; see :meth:`_positioned_at`."""
+        """Faust's fetch loop, batch by batch: a source partition's records go to the job under its gate
+        (:meth:`_consume`), a changelog's go Faust's per-message way. A changelog's records fetched as a rebalance
+        began, or while it was paused (once recovered: a late record of it would overwrite newer state in the table),
+        are dropped, as Faust drops them."""
         hooks = _hooks(self.app)
         stopped = cast(Any, self)._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
@@ -201,16 +220,10 @@ class EosConsumer(aiokafka_driver.Consumer):
                     continue
                 generation = self.app.consumer_generation_id
                 for tp, batch in records.items():
-                    if not (self._current(generation) and self._active(tp, active)):
-                        continue
-                    if self._is_changelog_tp(tp):
+                    if not self._is_changelog_tp(tp):
+                        await self._consume(hooks, tp, batch, generation, active)
+                    elif self._current(generation) and self._active(tp, active):
                         await self._deliver(tp, batch, generation, active)
-                    elif await self._positioned_at(tp, batch[0].offset, generation):
-                        for start in range(0, len(batch), BATCH_SLICE):
-                            piece = batch[start : start + BATCH_SLICE]
-                            # shielded: a cancelled fetcher (a stop) must not leave a slice half processed
-                            await asyncio.shield(self._process(hooks, tp, piece, generation))
-                            await asyncio.sleep(0)  # a checkpoint in flight goes on between slices
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
                 raise
@@ -218,29 +231,62 @@ class EosConsumer(aiokafka_driver.Consumer):
             if not self.transport.app.should_stop:
                 raise
 
-    async def _positioned_at(self, tp: TP, offset: int, generation: int) -> bool:
-        """Whether a batch of source partition ``tp`` starting at ``offset`` may be processed. The first one in an
-        assignment must start where reading the partition starts; otherwise records were fetched and dropped (during
-        the rebalance or the table recovery before it) and Faust's seek to the committed offsets did not undo that
-        (it skips a partition without any), so the partition is sought to its start and the batch dropped. After
-        that, every batch until the partition is revoked follows the previous one: a batch is dropped only as a
-        rebalance begins."""
+    async def _consume(
+        self, hooks: WorkerHooks, tp: TP, batch: Sequence[Any], generation: int, active: set[TP] | None
+    ) -> None:
+        """Process a fetched batch of source partition ``tp`` in slices. Whatever part of it is not processed (a
+        rebalance began, Faust paused the partition, or the batch does not start where reading starts) is read again:
+        the fetch moved the consumer's position past it, and no later batch may be coming to reveal the gap (a
+        partition at its end stalled for good, observed after rebalances)."""
+        again: int | None = batch[0].offset
+        if self._current(generation) and self._active(tp, active):
+            again = await self._reread_from(tp, batch[0].offset, generation)
+        if again is None:
+            for start in range(0, len(batch), BATCH_SLICE):
+                piece = batch[start : start + BATCH_SLICE]
+                # shielded: a cancelled fetcher (a stop) must not leave a slice half processed
+                if not await asyncio.shield(self._process(hooks, tp, piece, generation)):
+                    again = piece[0].offset
+                    break
+                await asyncio.sleep(0)  # a checkpoint in flight goes on between slices
+        if again is not None:
+            await self._thread.seek_assigned(TopicPartition(tp.topic, tp.partition), again)
+
+    async def _reread_from(self, tp: TP, offset: int, generation: int) -> int | None:
+        """None when a batch of source partition ``tp`` starting at ``offset`` may be processed, else where to read
+        ``tp`` again. The first batch in an assignment must start where reading the partition starts; otherwise it
+        was fetched from a stale position (before the seek to the committed offsets) and ``tp`` is read again from
+        its start. After that, every batch until the partition is revoked follows the previous one."""
         if tp in self._positioned:
-            return True
+            return None
         start = await self._thread.start_offset(TopicPartition(tp.topic, tp.partition))
         if not self._current(generation):
-            return False
+            return offset
         self._positioned.add(tp)
         if offset == start:
-            return True
+            return None
         log.info("%s: first batch at offset %s, reading starts at %s: seeking there", tp, offset, start)
-        await self.seek(tp, start)
-        return False
+        return start
 
-    async def _process(self, hooks: WorkerHooks, tp: TP, records: Sequence[Any], generation: int) -> None:
+    async def _process(self, hooks: WorkerHooks, tp: TP, records: Sequence[Any], generation: int) -> bool:
+        """Process ``records`` under the gate unless a rebalance began; whether they were processed."""
         async with hooks.gate:
-            if self._current(generation):
-                await hooks.process(tp, records)
+            if not self._current(generation):
+                return False
+            await hooks.process(tp, records)
+            return True
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Faust's seek of the assignment to the committed offsets, as streams resume after a rebalance, completed:
+        aiokafka leaves a partition without a committed offset (or at offset 0) where it is, which may be past
+        records fetched and then dropped, or processed in a transaction that was aborted when the partition was
+        revoked. Such a source partition is sought to where its reading starts."""
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        for tp, offset in committed.items():
+            if not offset and not self._is_changelog_tp(tp):
+                part = TopicPartition(tp.topic, tp.partition)
+                await self._thread.seek_assigned(part, await self._thread.start_given(part, offset))
+        return committed
 
     def _current(self, generation: int) -> bool:
         """False once a rebalance began after the fetch."""

@@ -6,6 +6,7 @@ sees it, encoded with the same codecs: comparing bytes compares every field valu
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -181,6 +182,12 @@ class Worker:
         self.process.wait(timeout=30)
         self._log.close()
 
+    def dump_tasks(self, settle: float = 3.0) -> None:
+        """Have a live worker write every thread's and asyncio task's stack to its log (mode's SIGUSR1 handler)."""
+        if self.alive:
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(settle)
+
     def stop(self) -> int:
         """A clean stop (SIGTERM), waiting for the exit code."""
         if self.process.poll() is None:
@@ -223,8 +230,13 @@ def wait_committed(
         time.sleep(0.2)
 
 
-def log_tail(path: Path, lines: int = 60) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+def log_tail(path: Path, lines: int = 60, before: int | None = None) -> str:
+    """The last ``lines`` lines of a log (of its first ``before`` bytes if given)."""
+    if not path.exists():
+        return ""
+    with path.open("rb") as file:
+        text = file.read(before if before is not None else -1).decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def supervise(
@@ -251,8 +263,33 @@ def supervise(
             restarts += 1
             worker = Worker(job, log, *extra)
         if time.monotonic() > deadline:
-            worker.kill()
-            raise TimeoutError(f"input not committed in {timeout} s; log tail:\n{log_tail(log)}")
+            raise TimeoutError(f"input not committed in {timeout} s\n{stall_report(job, ends, log, worker)}")
+
+
+_TASK_FRAME = re.compile(r'  File ".*?/((?:processors|faust|aiokafka|mode)/[^"]+)", line (\d+), in (\S+)')
+
+
+def stall_report(job: Job, ends: dict[int, int], log: Path, worker: Worker) -> str:
+    """What a stalled worker was doing, for a test's failure message: the committed offsets against the input's
+    ends, the tail of its log, and (from a stack dump it writes before it is killed) the frames of each asyncio task
+    running the project's code. The worker is killed."""
+    before = log.stat().st_size if log.exists() else 0
+    worker.dump_tasks()
+    worker.kill()
+    with log.open("rb") as file:
+        file.seek(before)
+        dump = file.read().decode(errors="replace").splitlines()
+    tasks: list[list[str]] = []
+    for line in dump:
+        if line.startswith("Stack for <Task"):
+            tasks.append([line[len("Stack for ") :].split(" coro=")[0]])
+        elif tasks and (frame := _TASK_FRAME.match(line)):
+            tasks[-1].append(f"    {frame[1]}:{frame[2]} {frame[3]}")
+    ours = ["\n".join(task) for task in tasks if "_cry" not in task[0] and any(" processors/" in line for line in task)]
+    return (
+        f"committed {committed(job, attempts=3)} of ends {ends}\nlog tail (before the dump):\n"
+        f"{log_tail(log, before=before)}\nthe worker's tasks in processors/:\n" + "\n".join(ours)
+    )
 
 
 def explain(job: Job, actual: Output, expected: Output) -> str:
