@@ -22,6 +22,7 @@ from types import FrameType
 import httpx
 
 from ops.admin import Admin
+from ops.arguments import non_negative_number, positive_number
 from ops.config import Settings
 from ops.display import DerivedView, describe
 from ops.stack.local import Endpoints, LocalStack
@@ -57,9 +58,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     run.add_argument("--fake-symbols", type=int, default=20, help="contracts the fake exchange lists (default 20)")
     run.add_argument("--show", help="only print derived records of these comma-separated symbols")
-    run.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    run.add_argument("--duration", type=positive_number, help="stop after this many seconds (default: until Ctrl-C)")
     run.add_argument("--no-processors", action="store_true", help="only produce raw data")
-    run.add_argument("--backfill-hours", type=float, default=6.0, help="hours of 1-minute klines to backfill (6)")
+    run.add_argument(
+        "--backfill-hours", type=non_negative_number, default=6.0, help="hours of 1-minute klines to backfill (6)"
+    )
     run.set_defaults(handler=_run)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from ops.arguments import positive_number
 from ops.config import Settings
 from ops.stack.local import LocalStack
 from processors.jobs import JOB_NAMES, job
@@ -50,28 +51,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         )
         parser.add_argument(
             "--commit-interval",
-            type=_seconds,
+            type=positive_number,
             default=0.1,
             help="seconds from one checkpoint's start to the next (the next starts at once when one takes longer)",
         )
-        parser.add_argument("--session-timeout", type=_seconds, default=10.0, help="consumer group session timeout (s)")
+        parser.add_argument(
+            "--session-timeout", type=positive_number, default=10.0, help="consumer group session timeout (s)"
+        )
         parser.add_argument(
             "--metrics-port", type=int, default=DEFAULT_METRICS_PORTS[name], help="Prometheus port, 0 for none"
         )
         parser.add_argument("--inverse-symbol", action="append", default=[], help="inverse contract (imbalance)")
         parser.add_argument("--log-level", default="WARNING")
         parser.set_defaults(handler=_run)
-
-
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds (an argparse type: anything else is a usage error naming the value)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text}")
-    return value
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

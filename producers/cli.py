@@ -7,6 +7,7 @@ import asyncio
 import signal
 from pathlib import Path
 
+from ops.arguments import non_negative_number, positive_number
 from ops.config import Settings
 from ops.logs import configure_logging
 from ops.stack.local import LocalStack
@@ -53,10 +54,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     produce.add_argument(
         "--memory-budget-mb", type=int, default=128, help="in-memory Kafka queue before spilling (128)"
     )
-    produce.add_argument("--flush-timeout", type=float, default=30.0, help="seconds to flush on shutdown (30)")
+    produce.add_argument(
+        "--flush-timeout", type=non_negative_number, default=30.0, help="seconds to flush on shutdown (30)"
+    )
     produce.add_argument("--keep-repeats", action="store_true", help="also publish unchanged Depth50 resends")
     produce.add_argument("--topics-per-connection", type=int, default=100, help="WebSocket topics per connection (100)")
-    produce.add_argument("--refresh-interval", type=float, default=300.0, help="seconds between symbol refreshes (300)")
+    produce.add_argument(
+        "--refresh-interval", type=positive_number, default=300.0, help="seconds between symbol refreshes (300)"
+    )
     produce.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     produce.set_defaults(handler=_produce)
 

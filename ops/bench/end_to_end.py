@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from ops import config
+from ops.arguments import positive_number
 from ops.bench.fake_exchange import fake_exchange_process
 from ops.bench.report import Figure
 from ops.connections import kafka_config
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print p50 and p99."""
     parser = argparse.ArgumentParser(prog="python -m ops.bench.end_to_end", description=__doc__)
     parser.add_argument("--symbols", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=positive_number, default=20.0)
     args = parser.parse_args(argv)
     for figure in figures(args.symbols, args.seconds):
         print(figure.line())

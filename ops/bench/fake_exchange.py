@@ -33,6 +33,7 @@ import websockets
 from websockets.client import ClientProtocol
 from websockets.uri import parse_uri
 
+from ops.arguments import positive_number
 from ops.bench.report import Figure
 from ops.fake_exchange.framing import FrameCounter, parse_header
 
@@ -253,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m ops.bench.fake_exchange", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--symbols", type=int, default=50, help="symbols subscribed per stream (default %(default)s)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per stream (default %(default)s)")
+    parser.add_argument(
+        "--seconds", type=positive_number, default=5.0, help="measuring time per stream (default %(default)s)"
+    )
     parser.add_argument("--raw-only", action="store_true", help="skip the websockets client")
     args = parser.parse_args(argv)
     with fake_exchange_process(max(args.symbols, 20)) as (rest_url, pid):

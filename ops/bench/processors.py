@@ -27,6 +27,7 @@ from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from ops import config
 from ops.admin import Admin
+from ops.arguments import positive_number
 from ops.bench.report import Figure
 from ops.stack.local import Endpoints, LocalStack
 from processors.jobs import job
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--depth", type=int, default=40_000, help="Depth50 records for the throughput run")
     parser.add_argument("--rate", type=int, default=FULL_MARKET * 10, help="Depth50 per second for the latency run")
     parser.add_argument("--symbols", type=int, default=FULL_MARKET, help="contracts of the latency run")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
+    parser.add_argument("--seconds", type=positive_number, default=20.0, help="length of the latency run")
     args = parser.parse_args(argv)
     endpoints = LocalStack(config.load()).endpoints
     for name, count in (("ticker-bars", args.ticker), ("imbalance", args.depth)):

@@ -41,6 +41,7 @@ from confluent_kafka import Message, Producer
 
 from ops import config
 from ops.admin import Admin
+from ops.arguments import non_negative_number, positive_number
 from ops.bench.fake_exchange import cpu_seconds, fake_exchange_process
 from ops.bench.report import Figure
 from ops.stack.local import Endpoints, LocalStack
@@ -457,8 +458,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run every contender and print the table."""
     parser = argparse.ArgumentParser(prog="python -m ops.bench.producer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--symbols", type=int, default=100, help="contracts per stream (default %(default)s)")
-    parser.add_argument("--seconds", type=float, default=6.0, help="measuring window (default %(default)s)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before each window (default %(default)s)")
+    parser.add_argument("--seconds", type=positive_number, default=6.0, help="measuring window (default %(default)s)")
+    parser.add_argument(
+        "--warmup", type=non_negative_number, default=2.0, help="warm-up before each window (default %(default)s)"
+    )
     args = parser.parse_args(argv)
     bench = Bench(LocalStack(config.load()).endpoints, args.symbols, args.seconds, args.warmup)
     try:

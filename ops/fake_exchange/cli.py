@@ -8,6 +8,7 @@ import gc
 import signal
 from pathlib import Path
 
+from ops.arguments import positive_number
 from ops.fake_exchange.config import FakeExchangeConfig
 from ops.fake_exchange.contracts import MAX_CONTRACTS
 from ops.fake_exchange.server import FakeExchange
@@ -30,13 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--symbols", type=int, default=50, help=f"number of contracts listed, 1..{MAX_CONTRACTS} (default %(default)s)"
     )
-    parser.add_argument("--speed", type=float, default=1.0, help="fake seconds per real second (default %(default)s)")
+    parser.add_argument(
+        "--speed", type=positive_number, default=1.0, help="fake seconds per real second (default %(default)s)"
+    )
     parser.add_argument("--start-ms", type=int, default=None, help="fake time at start in epoch ms (default: now)")
     parser.add_argument("--max-rate", action="store_true", help="push frames as fast as clients read them (benchmarks)")
     parser.add_argument("--record", type=Path, default=None, help="append every sent frame to this JSONL file")
     parser.add_argument("--playback", type=Path, default=None, help="serve this JSONL capture instead of the model")
     parser.add_argument(
-        "--idle-timeout", type=float, default=60.0, help="seconds without a client message before 1000 Bye"
+        "--idle-timeout", type=positive_number, default=60.0, help="seconds without a client message before 1000 Bye"
     )
     parser.add_argument(
         "--no-keep-frames",

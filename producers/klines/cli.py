@@ -8,6 +8,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 
+from ops.arguments import non_negative_number, positive_number
 from ops.config import Settings
 from ops.logs import configure_logging
 from ops.stack.local import LocalStack
@@ -61,9 +62,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     backfill.add_argument("--brokers", help="Kafka bootstrap servers (default KAFKA_BOOTSTRAP_SERVERS or local stack)")
     backfill.add_argument("--registry", help="schema registry URL (default SCHEMA_REGISTRY_URL or local stack)")
     backfill.add_argument(
-        "--settle-delay", type=float, default=2.0, help="seconds after a close before a candle counts as final (2)"
+        "--settle-delay",
+        type=non_negative_number,
+        default=2.0,
+        help="seconds after a close before a candle counts as final (2)",
     )
-    backfill.add_argument("--max-wait", type=float, default=60.0, help="longest sleep between live rounds, s (60)")
+    backfill.add_argument(
+        "--max-wait", type=positive_number, default=60.0, help="longest sleep between live rounds, s (60)"
+    )
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     backfill.add_argument("--metrics-port", type=int, default=0, help="Prometheus /metrics port, 0 = off (0)")
     backfill.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")

@@ -16,19 +16,6 @@ def test_each_job_is_a_subcommand_with_exactly_once_by_default(name: str) -> Non
     assert args.input == job(name).input.default_topic
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
-@pytest.mark.parametrize("option", ["--commit-interval", "--session-timeout"])
-def test_durations_must_be_positive_seconds(option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        build_parser().parse_args(["process", "imbalance", option, value])
-    assert exited.value.code == 2
-    assert f"argument {option}" in capsys.readouterr().err
-    assert (
-        build_parser().parse_args(["process", "imbalance", option, "0.25"]).__dict__[option[2:].replace("-", "_")]
-        == 0.25
-    )
-
-
 def test_output_overrides_name_a_schema_of_the_job() -> None:
     defaults = job("imbalance").default_topics()
     assert topics_with_overrides(defaults, ["imbalance=x"], "--output")["imbalance"] == "x"
