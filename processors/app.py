@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -38,7 +38,7 @@ from faust.types import TP
 
 from processors.checkpoint import Checkpointer, CheckpointError, DeliveryErrors
 from processors.core import SymbolState
-from processors.eos import EXIT_CRASHED, EosApp, EosTableManager, fatal, faust_credentials
+from processors.eos import EXIT_CRASHED, EosApp, EosConsumer, EosTableManager, fatal, faust_credentials
 from processors.jobs import JobSpec
 from processors.metrics import WorkerStats
 from processors.runner import Outgoing, Runner, decode_state, encode_state
@@ -67,6 +67,8 @@ class WorkerConfig:
     commit_interval_s: float = 0.1
     instance_id: str | None = None
     session_timeout_s: float = 10.0
+    checkpoint_timeout_s: float = 60.0
+    """A checkpoint not ended after this long stops the worker (exit 70): see :class:`~processors.eos.EosConsumer`."""
     linger_ms: int = 5
     max_batch_bytes: int = 1 << 20
     """Largest record batch the producers build: a fetched batch's outputs to one sink fit in one or a few."""
@@ -294,6 +296,7 @@ def build_app(config: WorkerConfig, stats: WorkerStats) -> EosApp:
         producer_max_batch_size=config.max_batch_bytes,
         TableManager=EosTableManager,
     )
+    app.checkpoint_timeout_s = config.checkpoint_timeout_s
     table = app.Table(f"{spec.name}-state", partitions=partitions, key_type=str, value_type=str, default=None)
 
     def lookup(symbol: str) -> SymbolState | None:
@@ -318,12 +321,17 @@ def build_app(config: WorkerConfig, stats: WorkerStats) -> EosApp:
     app.on_partitions_revoked.connect(abandon)
 
     async def measure() -> None:
-        consumer = app.consumer
+        consumer = cast(EosConsumer, app.consumer)
         lag: dict[int, int] = {}
         for tp in consumer.assignment():
+            if tp.topic != config.input_topic:
+                continue
             position = progress.position(tp.partition)
-            if tp.topic == config.input_topic and position is not None:
-                lag[tp.partition] = max(consumer.highwater(tp) - position, 0)
+            if position is None:  # nothing processed from it yet in this assignment
+                position = consumer.reading_starts.get(tp)
+            highwater = consumer.highwater(tp)
+            if position is not None and highwater is not None:
+                lag[tp.partition] = max(highwater - position, 0)
         stats.lag = lag
         stats.late_events = runner.late_events
 

@@ -1,8 +1,8 @@
 """``kucoin-kafka process ticker-bars|kline-bars|imbalance``: one processing job as its own worker process.
 
 Each job is one Faust worker (a container per job in production); several processes of the same job with the same
-``--group-id`` share its partitions. The process exits with code 70 after a failed checkpoint or event, so that a
-supervisor restarts it from the last commit.
+``--group-id`` share its partitions. The process exits with code 70 after a failed checkpoint or event, or a
+checkpoint still unfinished after ``--checkpoint-timeout``, so that a supervisor restarts it from the last commit.
 """
 
 from __future__ import annotations
@@ -59,6 +59,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "--session-timeout", type=positive_number, default=10.0, help="consumer group session timeout (s)"
         )
         parser.add_argument(
+            "--checkpoint-timeout",
+            type=positive_number,
+            default=60.0,
+            help="seconds a checkpoint may take before the worker exits with code 70 for a restart (default: 60, "
+            "the transaction timeout)",
+        )
+        parser.add_argument(
             "--metrics-port", type=int, default=DEFAULT_METRICS_PORTS[name], help="Prometheus port, 0 for none"
         )
         parser.add_argument("--inverse-symbol", action="append", default=[], help="inverse contract (imbalance)")
@@ -84,6 +91,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         commit_interval_s=args.commit_interval,
         instance_id=args.instance_id,
         session_timeout_s=args.session_timeout,
+        checkpoint_timeout_s=args.checkpoint_timeout,
     )
     stats = WorkerStats(spec.name)
     app = build_app(config, stats)

@@ -187,12 +187,17 @@ class EosConsumer(aiokafka_driver.Consumer):
         super().__init__(*args, **kwargs)
         self._positioned: set[TP] = set()
         """Source partitions whose first batch in this assignment started where their reading starts."""
+        self.reading_starts: dict[TP, int] = {}
+        """Per assigned source partition, where reading it starts in this assignment (its committed offset, its
+        beginning when none): the lag of a partition nothing was processed from yet counts from there."""
 
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self._positioned.difference_update(revoked)
+        for tp in revoked:
+            self.reading_starts.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     def ack(self, message: Any) -> bool:
@@ -280,12 +285,16 @@ class EosConsumer(aiokafka_driver.Consumer):
         """Faust's seek of the assignment to the committed offsets, as streams resume after a rebalance, completed:
         aiokafka leaves a partition without a committed offset (or at offset 0) where it is, which may be past
         records fetched and then dropped, or processed in a transaction that was aborted when the partition was
-        revoked. Such a source partition is sought to where its reading starts."""
+        revoked. Such a source partition is sought to where its reading starts. Every source partition's start is
+        kept in :attr:`reading_starts`."""
         committed: Mapping[TP, int] = await super().seek_to_committed()
         for tp, offset in committed.items():
-            if not offset and not self._is_changelog_tp(tp):
-                part = TopicPartition(tp.topic, tp.partition)
-                await self._thread.seek_assigned(part, await self._thread.start_given(part, offset))
+            if self._is_changelog_tp(tp):
+                continue
+            part = TopicPartition(tp.topic, tp.partition)
+            start = self.reading_starts[TP(tp.topic, tp.partition)] = await self._thread.start_given(part, offset)
+            if not offset:
+                await self._thread.seek_assigned(part, start)
         return committed
 
     def _current(self, generation: int) -> bool:
@@ -312,12 +321,18 @@ class EosConsumer(aiokafka_driver.Consumer):
         """Faust's commit timer sleeps the whole interval after each commit ends, so checkpoints started interval +
         checkpoint apart (~180 ms at full market, where a checkpoint takes ~75 ms). Here they start
         ``commit_interval`` apart, the next one right away when one took longer: full-market p99 exchange time to
-        read_committed 367-381 ms -> 302-339 ms."""
+        read_committed 367-381 ms -> 302-339 ms. A checkpoint that has not ended after the app's
+        ``checkpoint_timeout_s`` stops the worker (see :func:`fatal`): a client can retry some errors forever
+        without a word, and a worker stuck in a commit would otherwise sit silent, its input unprocessed."""
         interval = self.commit_interval
+        timeout = cast(EosApp, self.app).checkpoint_timeout_s
         await self.sleep(interval)
         while not self.should_stop:
             started = time.monotonic()
-            await self.commit()
+            try:
+                await asyncio.wait_for(asyncio.shield(self.commit()), timeout)
+            except TimeoutError:
+                fatal(TimeoutError(f"a checkpoint did not end in {timeout:g} s"))
             await self.sleep(max(interval - (time.monotonic() - started), 0.0))
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
@@ -392,6 +407,9 @@ class EosApp(faust.App):
     are the only way the job reaches Faust's private producer and consumer internals."""
 
     hooks: WorkerHooks | None = None
+    checkpoint_timeout_s: float = 60.0
+    """Longest a checkpoint may take before the worker stops: by default the producers' transaction timeout
+    (aiokafka's 60 s), past which the coordinator aborts the transaction anyway."""
 
     def _new_transport(self) -> Any:
         return EosTransport(self.conf.broker_consumer, self)

@@ -98,8 +98,6 @@ def options_from(args: argparse.Namespace) -> BackfillOptions:
         raise ValueError("--end must be after --start")
     if args.follow and args.end is not None:
         raise ValueError("--follow continues up to now: leave --end out")
-    if args.settle_delay < 0 or args.max_wait <= 0:
-        raise ValueError("--settle-delay must be >= 0 and --max-wait > 0")
     return BackfillOptions(
         symbols=symbols,
         granularities=tuple(sorted(set(args.granularity or [1]))),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from ops.stack.local import Endpoints
 from processors.jobs import JOB_NAMES, job
 from schemas.registry import registry_client
 from tests.deploy.compose import SHELL_ENTRYPOINT, Compose, load_compose
+from tests.support.ports import free_port
 from tests.support.private_kafka import PrivateKafka, private_kafka
 
 pytestmark = pytest.mark.integration
@@ -40,12 +40,6 @@ pytestmark = pytest.mark.integration
 IMAGE_HOME = "/var/lib/kucoin-kafka"  # the image's KUCOIN_KAFKA_HOME and working directory
 JOB_SERVICES = ("produce-fake", "backfill-fake", *(f"process-{name}" for name in JOB_NAMES))
 STOP_GRACE_S = 45.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Localizer:
@@ -57,7 +51,7 @@ class Localizer:
         self.ports: dict[int, int] = {}
 
     def port(self, port: int) -> int:
-        return self.ports.setdefault(port, _free_port())
+        return self.ports.setdefault(port, free_port())
 
     def url(self, url: str) -> str:
         parts = urlsplit(url)

@@ -31,6 +31,7 @@ __all__ = [
     "Worker",
     "end_offsets",
     "golden",
+    "log_tail",
     "produce",
     "read_output",
     "running",

@@ -11,8 +11,19 @@ from pathlib import Path
 import pytest
 
 from ops.stack.local import Endpoints
+from processors.eos import EXIT_CRASHED
 from processors.jobs import job as job_spec
-from tests.faust.harness import Job, Worker, explain, golden, produce, read_output, supervise, wait_committed
+from tests.faust.harness import (
+    Job,
+    Worker,
+    explain,
+    golden,
+    log_tail,
+    produce,
+    read_output,
+    supervise,
+    wait_committed,
+)
 from tests.processors.streams import depth_stream, ticker_stream
 from tests.support.private_kafka import private_kafka
 
@@ -76,6 +87,31 @@ def test_a_broker_restart_mid_stream_changes_nothing(services: Endpoints, tmp_pa
         kafka.start()
         worker, _ = supervise(job, log, ends, 180, *extra, worker=worker)
         worker.kill()
+        _assert_golden(job)
+
+
+def test_a_checkpoint_the_broker_never_answers_stops_the_worker(services: Endpoints, tmp_path: Path) -> None:
+    """The broker freezes (SIGSTOP) mid-stream: the checkpoint in flight cannot end, and past
+    ``--checkpoint-timeout`` the worker exits (code 70) instead of hanging silently; once the broker answers again,
+    its restart resumes from the last commit and the output is exactly the golden one."""
+    with private_kafka(tmp_path) as kafka:
+        job = Job(job_spec("imbalance"), kafka.bootstrap_servers, services.schema_registry_url, 3)
+        ends = produce(job, depth_stream(29, 30_000, SYMBOLS, levels=20))
+        log = tmp_path / "worker.log"
+        extra = ("--instance-id", "w1", "--checkpoint-timeout", "3")
+        worker = Worker(job, log, *extra)
+        try:
+            wait_committed(job, ends, timeout=120, at_least=0.2)
+            kafka.freeze()
+            try:
+                code = worker.process.wait(timeout=60)
+            finally:
+                kafka.thaw()
+            assert code == EXIT_CRASHED, log_tail(log)
+            assert "a checkpoint did not end in 3 s" in log.read_text(errors="replace")
+            worker, _ = supervise(job, log, ends, 180, *extra, worker=worker)
+        finally:
+            worker.kill()
         _assert_golden(job)
 
 

@@ -14,6 +14,7 @@ _BACKFILL = ["backfill", "--symbols", "XBTUSDTM", "--start", "2026-11-01"]
 POSITIVE = [
     (["process", "imbalance"], "--commit-interval"),
     (["process", "imbalance"], "--session-timeout"),
+    (["process", "imbalance"], "--checkpoint-timeout"),
     (["produce"], "--refresh-interval"),
     (_BACKFILL, "--max-wait"),
     (["fake-exchange"], "--speed"),

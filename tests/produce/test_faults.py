@@ -13,7 +13,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ from producers.kucoin.topics import Stream
 from producers.sink import Topics
 from producers.websocket import StreamsConfig
 from tests.support.ground_truth import assert_exactly_once, sent_frames
+from tests.support.ports import free_port
 from tests.support.private_kafka import private_kafka
 from tests.support.producer import RunningProducer, fresh_topics, running_producer
 
@@ -272,12 +272,6 @@ async def test_broker_stopped_for_60_s_mid_stream(services: Endpoints, tmp_path:
 # -- the CLI process: SIGTERM and /metrics
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def produce_process(
     services: Endpoints, fx: FakeExchange, topics: Topics, tmp_path: Path, metrics_port: int
@@ -318,7 +312,7 @@ async def _scrape_once_acked(port: int) -> str:
 
 async def test_sigterm_flushes_everything_and_exits_zero(services: Endpoints, tmp_path: Path) -> None:
     topics = fresh_topics("sigterm", services.bootstrap_servers)
-    port = _free_port()
+    port = free_port()
     async with FakeExchange(FAKE) as fx, produce_process(services, fx, topics, tmp_path, port) as process:
         await _scrape_once_acked(port)
         await asyncio.sleep(1.0)
@@ -330,7 +324,7 @@ async def test_sigterm_flushes_everything_and_exits_zero(services: Endpoints, tm
 
 async def test_metrics_endpoint_exports_the_documented_metrics(services: Endpoints, tmp_path: Path) -> None:
     topics = fresh_topics("metrics", services.bootstrap_servers)
-    port = _free_port()
+    port = free_port()
     async with FakeExchange(FAKE) as fx, produce_process(services, fx, topics, tmp_path, port) as process:
         page = await _scrape_once_acked(port)
         process.send_signal(signal.SIGINT)

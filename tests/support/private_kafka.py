@@ -3,7 +3,8 @@ disturbing the session's broker."""
 
 from __future__ import annotations
 
-import socket
+import os
+import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -11,14 +12,9 @@ from pathlib import Path
 
 from ops import config
 from ops.stack.local import LocalStack
+from tests.support.ports import free_port
 
 __all__ = ["PrivateKafka", "private_kafka"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _sasl_plain_listener(port: int, controller_port: int, sasl_port: int, users: Mapping[str, str]) -> dict[str, str]:
@@ -48,11 +44,11 @@ class PrivateKafka:
         home.mkdir(parents=True)
         (base.home / "cache").mkdir(parents=True, exist_ok=True)
         (home / "cache").symlink_to(base.home / "cache", target_is_directory=True)
-        settings = replace(base, home=home, kafka_port=_free_port(), kafka_controller_port=_free_port())
+        settings = replace(base, home=home, kafka_port=free_port(), kafka_controller_port=free_port())
         overrides: dict[str, str] = {}
         self.sasl_bootstrap_servers: str | None = None
         if sasl_users:
-            sasl_port = _free_port()
+            sasl_port = free_port()
             overrides = _sasl_plain_listener(settings.kafka_port, settings.kafka_controller_port, sasl_port, sasl_users)
             self.sasl_bootstrap_servers = f"127.0.0.1:{sasl_port}"
         self._stack = LocalStack(settings, say=lambda _: None, kafka_overrides=overrides)
@@ -69,6 +65,20 @@ class PrivateKafka:
     def kill(self) -> None:
         """SIGKILL, as a crash."""
         self._stack.kafka.kill()
+
+    def freeze(self) -> None:
+        """SIGSTOP: the broker keeps every connection open and answers nothing (a long GC pause, a partition)."""
+        os.kill(self._pid(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT after :meth:`freeze`."""
+        os.kill(self._pid(), signal.SIGCONT)
+
+    def _pid(self) -> int:
+        pid = self._stack.kafka.pid()
+        if pid is None:
+            raise RuntimeError("the private broker is not running")
+        return pid
 
 
 @contextmanager
