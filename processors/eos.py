@@ -264,7 +264,9 @@ class EosConsumer(aiokafka_driver.Consumer):
         its start. After that, every batch until the partition is revoked follows the previous one."""
         if tp in self._positioned:
             return None
-        start = await self._thread.start_offset(TopicPartition(tp.topic, tp.partition))
+        start = self.reading_starts.get(tp)  # recorded as streams resumed; nothing commits tp before this batch
+        if start is None:
+            start = await self._thread.start_offset(TopicPartition(tp.topic, tp.partition))
         if not self._current(generation):
             return offset
         self._positioned.add(tp)
@@ -321,25 +323,26 @@ class EosConsumer(aiokafka_driver.Consumer):
         """Faust's commit timer sleeps the whole interval after each commit ends, so checkpoints started interval +
         checkpoint apart (~180 ms at full market, where a checkpoint takes ~75 ms). Here they start
         ``commit_interval`` apart, the next one right away when one took longer: full-market p99 exchange time to
-        read_committed 367-381 ms -> 302-339 ms. A checkpoint that has not ended after the app's
-        ``checkpoint_timeout_s`` stops the worker (see :func:`fatal`): a client can retry some errors forever
-        without a word, and a worker stuck in a commit would otherwise sit silent, its input unprocessed."""
+        read_committed 367-381 ms -> 302-339 ms."""
         interval = self.commit_interval
-        timeout = cast(EosApp, self.app).checkpoint_timeout_s
         await self.sleep(interval)
         while not self.should_stop:
             started = time.monotonic()
-            try:
-                await asyncio.wait_for(asyncio.shield(self.commit()), timeout)
-            except TimeoutError:
-                fatal(TimeoutError(f"a checkpoint did not end in {timeout:g} s"))
+            await self.commit()
             await self.sleep(max(interval - (time.monotonic() - started), 0.0))
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        """Every commit (the timer's, Faust's before a rebalance or a stop) is the job's checkpoint. A failed one, or
+        one not ended after the app's ``checkpoint_timeout_s``, stops the worker (see :func:`fatal`): a client can
+        retry some errors forever without a word, and a worker stuck in a commit would otherwise sit silent."""
         hooks = _hooks(self.app)
+        timeout = cast(EosApp, self.app).checkpoint_timeout_s
         sensor_state = self.app.sensors.on_commit_initiated(self)
+        checkpoint = asyncio.ensure_future(hooks.commit(start_new_transaction))
+        if not (await asyncio.wait({checkpoint}, timeout=timeout))[0]:
+            fatal(TimeoutError(f"a checkpoint did not end in {timeout:g} s"))
         try:
-            offsets = await hooks.commit(start_new_transaction)
+            offsets = checkpoint.result()
         except Exception as exc:
             fatal(exc)
         if offsets:
